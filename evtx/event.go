@@ -27,13 +27,20 @@ type Event struct {
 	Keywords   uint64 `json:"keywords,omitempty"`
 	// Channel is the log the event was written to ("System", "Application",
 	// "DNS Server").
-	Channel   string    `json:"channel,omitempty"`
-	Computer  string    `json:"computer,omitempty"`
-	RecordID  uint64    `json:"record_id"`
-	Time      time.Time `json:"time"`
-	UserSID   string    `json:"user_sid,omitempty"`
-	ProcessID uint32    `json:"process_id,omitempty"`
-	ThreadID  uint32    `json:"thread_id,omitempty"`
+	Channel  string    `json:"channel,omitempty"`
+	Computer string    `json:"computer,omitempty"`
+	RecordID uint64    `json:"record_id"`
+	Time     time.Time `json:"time"`
+	UserSID  string    `json:"user_sid,omitempty"`
+	// User is the account name as Event Viewer rendered it in a text export
+	// ("NT AUTHORITY\SYSTEM"); formats that store a SID set UserSID instead.
+	User string `json:"user,omitempty"`
+	// ActivityID and RelatedActivityID are EVTX System/Correlation, which
+	// ties together the events of one operation.
+	ActivityID        string `json:"activity_id,omitempty"`
+	RelatedActivityID string `json:"related_activity_id,omitempty"`
+	ProcessID         uint32 `json:"process_id,omitempty"`
+	ThreadID          uint32 `json:"thread_id,omitempty"`
 	// Data is the event data in stored order. Classic events carry unnamed
 	// insertion strings (position N is %N); manifest events carry named fields.
 	Data []Data `json:"data"`

@@ -65,6 +65,10 @@ type Options struct {
 	Filter Filter
 	// Format forces a format instead of sniffing (FormatUnknown sniffs).
 	Format Format
+	// Location is the time zone of the machine that exported an Event Viewer
+	// text or CSV export: those write local wall-clock times without a zone.
+	// Nil means UTC. Formats that store UTC (.evt, .evtx, XML) ignore it.
+	Location *time.Location
 }
 
 // Reader yields the events of one input in file order.
