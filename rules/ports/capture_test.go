@@ -155,7 +155,7 @@ func TestParseNetstat(t *testing.T) {
 		},
 		{
 			name: "-anob Server 2019", data: crlf(netstatOwners2019), kind: KindNetstatOwner, count: 6,
-			want: []Binding{b(UDP, "0.0.0.0", 52311, "", "", 3012), b(UDP, "::", 500, "", "", 2996)},
+			want:     []Binding{b(UDP, "0.0.0.0", 52311, "", "", 3012), b(UDP, "::", 500, "", "", 2996)},
 			images:   map[int]string{2384: "dns.exe", 904: "svchost.exe", 3012: "BESClient.exe", 4: "System"},
 			services: map[int][]string{904: {"RpcSs"}, 1012: {"TermService"}, 2996: {"IKEEXT"}},
 		},
@@ -540,13 +540,13 @@ Systemtyp:                                     x64-based PC
 
 func TestParseVersion(t *testing.T) {
 	tests := []struct {
-		name    string
-		data    []byte
-		kind    CaptureKind
-		os      OSInfo
-		host    string
-		legacy  bool
-		family  string
+		name   string
+		data   []byte
+		kind   CaptureKind
+		os     OSInfo
+		host   string
+		legacy bool
+		family string
 	}{
 		{"ver 2003", crlf("\nMicrosoft Windows [Version 5.2.3790]\n"), KindVer,
 			OSInfo{Version: "5.2.3790", Major: 5, Minor: 2, Build: 3790}, "", true, "Windows Server 2003 / XP x64"},
