@@ -49,6 +49,11 @@ type EVTXOptions struct {
 	// <Data> substitution holding a string array (value type 0x81), which
 	// readers expand to one <Data> per string.
 	ClassicDataElements bool
+	// RenumberRecords numbers the record headers 1, 2, 3... while each
+	// event's EventRecordID keeps its RecordID, as in a log saved with a
+	// filter ("wevtutil epl /q:..." or Event Viewer's "Save Filtered Log
+	// File As"). By default both are the RecordID.
+	RenumberRecords bool
 	// Corrupt damages the written chunks; see Corruption.
 	Corrupt []Corruption
 }
@@ -127,7 +132,9 @@ func WriteEVTXFile(path string, events []evtx.Event, opts EVTXOptions) error {
 // valid unless opts.Corrupt says otherwise.
 //
 // Events keep their RecordID; a zero RecordID becomes the previous one plus
-// one (the first is 1). Time is stored as a FILETIME (100 ns). Named Data
+// one (the first is 1). Record IDs run without gaps inside a chunk, as in
+// every log Windows writes (libevtx reports a gap as corruption), so a
+// RecordID that does not follow the previous one starts a new chunk. Time is stored as a FILETIME (100 ns). Named Data
 // become <Data Name="..."> elements, unnamed ones insertion strings (see
 // EVTXOptions.ClassicDataElements), Binary a <Binary> element. Qualifiers
 // are written only when non-zero, and Provider GUID, EventSourceName
@@ -181,8 +188,9 @@ type fileBuilder struct {
 	cur       *chunkWriter
 	curOffs   []uint32
 	chunks    []builtChunk
-	lastID    uint64 // last record ID written
-	nextID    uint64 // record ID of the event being added
+	lastID    uint64 // last EventRecordID written
+	nextID    uint64 // EventRecordID of the event being added
+	headerID  uint64 // last record header ID written
 }
 
 func (b *fileBuilder) add(ev *evtx.Event) error {
@@ -195,19 +203,24 @@ func (b *fileBuilder) add(ev *evtx.Event) error {
 	if err != nil {
 		return err
 	}
-	if b.cur != nil && b.opts.RecordsPerChunk > 0 && b.cur.records >= b.opts.RecordsPerChunk {
+	headerID := id
+	if b.opts.RenumberRecords {
+		headerID = b.headerID + 1
+	}
+	if b.cur != nil && b.cur.records > 0 &&
+		((b.opts.RecordsPerChunk > 0 && b.cur.records >= b.opts.RecordsPerChunk) || headerID != b.cur.lastRecordID+1) {
 		b.closeChunk()
 	}
 	if b.cur == nil {
 		b.cur = newChunkWriter()
 	}
 	off := b.cur.off()
-	err = b.cur.record(id, ev, sys, values)
+	err = b.cur.record(headerID, ev, sys, values)
 	if errors.Is(err, errChunkFull) && b.cur.records > 0 {
 		b.closeChunk()
 		b.cur = newChunkWriter()
 		off = b.cur.off()
-		err = b.cur.record(id, ev, sys, values)
+		err = b.cur.record(headerID, ev, sys, values)
 	}
 	if errors.Is(err, errChunkFull) {
 		return fmt.Errorf("the record does not fit in a 64 KiB chunk (%d bytes of data and strings)", approxSize(values))
@@ -217,6 +230,7 @@ func (b *fileBuilder) add(ev *evtx.Event) error {
 	}
 	b.curOffs = append(b.curOffs, uint32(off))
 	b.lastID = id
+	b.headerID = headerID
 	return nil
 }
 
@@ -328,7 +342,7 @@ func (b *fileBuilder) fileHeader() []byte {
 	h := make([]byte, fileHeaderSize)
 	copy(h, fileMagic)
 	count := len(b.chunks)
-	next := b.lastID + 1
+	next := b.headerID + 1
 	if n := b.opts.HeaderChunks; n > 0 {
 		count = n
 		if n < len(b.chunks) {
