@@ -852,7 +852,81 @@ func TestWriteEVTXLibevtx(t *testing.T) {
 			require.Equal(t, len(events), info.records)
 			require.Zero(t, info.recovered)
 			requireSame(t, "evtxexport", forLibevtx(expected(events)), forLibevtx(readEvtxexport(t, path, "items")))
+			requireSameText(t, expected(events), readEvtxexportText(t, path))
 		})
+	}
+}
+
+// textRecord is one record of evtxexport's default text output.
+type textRecord struct {
+	fields  map[string]string
+	strings []string
+}
+
+var textField = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9 :]*?)\t+: ?(.*)$`)
+
+func readEvtxexportText(t *testing.T, path string) []textRecord {
+	t.Helper()
+	tool := requireTool(t, "evtxexport")
+	out, err := exec.Command(tool, path).Output()
+	require.NoError(t, err)
+	var recs []textRecord
+	var last *string
+	for _, line := range strings.Split(string(out), "\n") {
+		m := textField.FindStringSubmatch(line)
+		switch {
+		case m != nil && m[1] == "Event number":
+			recs = append(recs, textRecord{fields: map[string]string{}})
+			fallthrough
+		case m != nil && len(recs) > 0:
+			r := &recs[len(recs)-1]
+			if strings.HasPrefix(m[1], "String: ") {
+				r.strings = append(r.strings, m[2])
+				last = &r.strings[len(r.strings)-1]
+			} else {
+				r.fields[m[1]] = m[2]
+				last = nil
+			}
+		case line != "" && last != nil:
+			*last += "\n" + line // a string with line breaks
+		}
+	}
+	return recs
+}
+
+// requireSameText checks the text output: it names the classic source
+// (EventSourceName when present), the low 16 bits of the event ID, and lists
+// the data values and then the binary data in hex as "strings". Characters
+// outside the BMP are masked (see forLibevtx).
+func requireSameText(t *testing.T, want []record, got []textRecord) {
+	t.Helper()
+	require.Len(t, got, len(want))
+	for i, w := range want {
+		g := got[i]
+		msg := fmt.Sprintf("evtxexport text: record %d (ID %d)", i, w.RecordID)
+		require.Equal(t, strconv.FormatUint(w.RecordID, 10), g.fields["Event number"], msg)
+		require.Equal(t, w.Time.Format("Jan 02, 2006 15:04:05.000000000 UTC"), g.fields["Written time"], msg)
+		require.Equal(t, fmt.Sprintf("0x%08x (%d)", w.EventID, w.EventID), g.fields["Event identifier"], msg)
+		require.True(t, strings.HasSuffix(g.fields["Event level"], fmt.Sprintf("(%d)", w.Level)), msg)
+		require.Equal(t, maskAstral(w.Computer), maskAstral(g.fields["Computer name"]), msg)
+		source := w.Source
+		if source == "" {
+			source = w.Provider
+		}
+		require.Equal(t, source, g.fields["Source name"], msg)
+		require.Equal(t, w.UserSID, g.fields["User security identifier"], msg)
+		var values []string
+		for _, d := range w.Data {
+			values = append(values, d.Value)
+		}
+		if len(w.Binary) > 0 {
+			values = append(values, strings.ToUpper(hex.EncodeToString(w.Binary)))
+		}
+		require.Equal(t, strconv.Itoa(len(values)), g.fields["Number of strings"], msg)
+		require.Equal(t, len(values), len(g.strings), msg)
+		for j := range values {
+			require.Equal(t, maskAstral(values[j]), maskAstral(g.strings[j]), "%s: string %d", msg, j+1)
+		}
 	}
 }
 
