@@ -138,8 +138,13 @@ func WriteEVTXFile(path string, events []evtx.Event, opts EVTXOptions) error {
 // become <Data Name="..."> elements, unnamed ones insertion strings (see
 // EVTXOptions.ClassicDataElements), Binary a <Binary> element. Qualifiers
 // are written only when non-zero, and Provider GUID, EventSourceName
-// (Source), UserSID and the activity IDs only when set. Message, Origin,
-// Recovered and Err are not part of a binary log and are ignored.
+// (Source), UserSID and the activity IDs only when set. Windows writes
+// EventSourceName equal to the provider name for the classic events of
+// manifest providers (Service Control Manager): set Source to Provider to
+// get that shape, which readers report with Source empty. ProviderGUID is
+// written as given; ActivityID and RelatedActivityID are GUID values,
+// which readers render as "{UPPER-CASE}". Message, User, Origin, Recovered
+// and Err are not part of a binary log and are ignored.
 func WriteEVTX(w io.Writer, events []evtx.Event, opts EVTXOptions) error {
 	if opts.RecordsPerChunk < 0 || opts.HeaderChunks < 0 || opts.EmptyChunks < 0 {
 		return errors.New("negative option")
