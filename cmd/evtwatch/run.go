@@ -34,6 +34,8 @@ func commands() []command {
 		{"audit", "check the dynamic port range against the fixed ports services need", runAudit},
 		{"rules", "list, validate, test and explain rules", runRules},
 		{"notify", "test the configured alert channels", runNotify},
+		{"schedule", "install or remove the scheduled task that runs scan", runSchedule},
+		{"service", "install or remove the Windows service that runs watch", runService},
 		{"version", "print the version", runVersion},
 	}
 }

@@ -1,0 +1,323 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/evtwatch/evtwatch/cmd/evtwatch/internal/state"
+	"github.com/evtwatch/evtwatch/evtx"
+)
+
+// source is one place events come from, with its own position in the
+// state file. Reading never saves the position: the cycle commits positions
+// together with what it did with the events (see scanCycle).
+type source interface {
+	// key names the source in the state file ("file:/abs/path",
+	// "channel:System").
+	key() string
+	// read returns the new events after pos (nil on a first run) that keep
+	// accepts, and the position after every event read, kept or not.
+	read(ctx context.Context, pos *state.Source, rc readContext) (sourceRead, error)
+	close() error
+}
+
+// readContext is what every source needs to read.
+type readContext struct {
+	// lookback bounds a first read: older events are passed over.
+	lookback time.Time
+	now      time.Time
+	// keep says whether an event matters to any rule; the others are read
+	// (and counted) but not returned.
+	keep func(*evtx.Event) bool
+	log  *slog.Logger
+}
+
+// sourceRead is what one read of one source gave.
+type sourceRead struct {
+	events   []*evtx.Event
+	read     int // all new events, kept or not
+	pos      *state.Source
+	problems []error  // damage in the input: the run is partial
+	warnings []string // recovered conditions worth a line in the log (a rolled-over log)
+}
+
+// fileSource is one log file, read incrementally from (file identity, last
+// record). A file that is being appended to is followed by reading again
+// from the saved record, which the .evtx reader turns into a seek past
+// every chunk already read.
+type fileSource struct {
+	path string
+}
+
+func (s *fileSource) key() string { return "file:" + s.path }
+
+func (s *fileSource) close() error { return nil }
+
+func (s *fileSource) read(ctx context.Context, pos *state.Source, rc readContext) (sourceRead, error) {
+	var saved evtx.FilePosition
+	if pos != nil && pos.File != nil {
+		saved = *pos.File
+	}
+	fr, err := evtx.OpenFileAfter(s.path, saved, rc.lookback, evtx.Options{})
+	if err != nil {
+		return sourceRead{}, err
+	}
+	defer fr.Close()
+	out := sourceRead{}
+	if note := fr.Resume().Note; note != "" {
+		out.warnings = append(out.warnings, note)
+	}
+	for {
+		ev, err := fr.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return sourceRead{}, fmt.Errorf("%s: %w", s.path, err)
+		}
+		out.read++
+		if rc.keep == nil || rc.keep(ev) {
+			out.events = append(out.events, ev)
+		}
+	}
+	if gap := fr.Gap(); gap != "" {
+		out.warnings = append(out.warnings, gap)
+	}
+	for _, p := range fr.Problems() {
+		// Damage before the saved position was reported when it was read.
+		if saved.Last.RecordID != 0 && p.RecordID != 0 && p.RecordID <= saved.Last.RecordID {
+			continue
+		}
+		out.problems = append(out.problems, p)
+	}
+	np := fr.Position()
+	out.pos = &state.Source{File: &np, Updated: rc.now}
+	return out, nil
+}
+
+// expandFileSources turns a configured path (file, folder or glob) into
+// file sources, sorted. Folders are walked recursively; files that are not
+// event logs are skipped when read (ErrUnknownFormat).
+func expandFileSources(pattern string) ([]source, error) {
+	var roots []string
+	if strings.ContainsAny(pattern, "*?[") {
+		m, err := filepath.Glob(pattern)
+		if err != nil {
+			return nil, fmt.Errorf("source %s: %w", pattern, err)
+		}
+		roots = m
+	} else {
+		roots = []string{pattern}
+	}
+	var files []string
+	for _, root := range roots {
+		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				if p == root {
+					files = append(files, p) // reported when read
+					return nil
+				}
+				return err
+			}
+			if !d.IsDir() {
+				files = append(files, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("source %s: %w", pattern, err)
+		}
+	}
+	sort.Strings(files)
+	out := make([]source, 0, len(files))
+	for _, f := range files {
+		abs, err := filepath.Abs(f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, &fileSource{path: abs})
+	}
+	return out, nil
+}
+
+// channelFilter narrows a live query to what the rules can use.
+type channelFilter struct {
+	EventIDs  []uint16
+	Providers []string
+}
+
+// channelSource is a live Windows channel. A scan runs a query bounded by
+// the resume plan; watch keeps a pull-mode subscription open between cycles.
+type channelSource struct {
+	channel string
+	filter  channelFilter
+	follow  bool
+	live    evtx.LiveReader // the open subscription (watch)
+}
+
+func (s *channelSource) key() string { return "channel:" + s.channel }
+
+func (s *channelSource) close() error {
+	if s.live == nil {
+		return nil
+	}
+	err := s.live.Close()
+	s.live = nil
+	return err
+}
+
+// read plans the resume from the saved position (detecting a cleared or
+// wrapped log), reads what is new and returns the new position.
+func (s *channelSource) read(ctx context.Context, pos *state.Source, rc readContext) (sourceRead, error) {
+	var saved state.Source
+	if pos != nil {
+		saved = *pos
+	}
+	out := sourceRead{}
+	for attempt := 0; ; attempt++ {
+		err := s.readOnce(ctx, &saved, rc, &out)
+		if errors.Is(err, evtx.ErrLogStale) && attempt < 2 {
+			// The log changed under us; re-plan from what we have read.
+			s.close()
+			if out.pos != nil {
+				saved = *out.pos
+			}
+			continue
+		}
+		return out, err
+	}
+}
+
+func (s *channelSource) readOnce(ctx context.Context, saved *state.Source, rc readContext, out *sourceRead) error {
+	rng, err := evtx.LiveLogRange(s.channel)
+	if err != nil {
+		return err
+	}
+	if s.live == nil {
+		if err := s.open(saved, rng, rc, out); err != nil {
+			return err
+		}
+	}
+	last := saved.Last
+	bookmark := saved.Bookmark
+	got := 0
+	for {
+		ev, err := s.live.Next(ctx)
+		if errors.Is(err, io.EOF) || errors.Is(err, evtx.ErrCaughtUp) {
+			break
+		}
+		if err != nil {
+			s.setPos(out, last, bookmark, got > 0, rc.now)
+			return err
+		}
+		if ev.RecordID != 0 && last.RecordID != 0 && ev.RecordID <= last.RecordID && s.follow {
+			out.warnings = append(out.warnings, fmt.Sprintf(
+				"%s: record IDs restarted at %d (after %d): the log was cleared while being watched; records written between the last read and the clear were lost, their number is unknown",
+				s.channel, ev.RecordID, last.RecordID))
+		}
+		got++
+		out.read++
+		last = evtx.Position{RecordID: ev.RecordID, Time: ev.Time}
+		if rc.keep == nil || rc.keep(ev) {
+			out.events = append(out.events, ev)
+		}
+	}
+	for _, p := range s.live.Problems() {
+		out.problems = append(out.problems, p)
+	}
+	if !s.follow {
+		// A query sees every record up to the newest one that existed when
+		// it started, matching or not: the position moves there, so a log
+		// that wraps while nothing matches is not mistaken for a gap.
+		if newest := rng.Newest(); newest > last.RecordID {
+			if t, ok, err := evtx.LiveRecordTime(s.channel, newest); err == nil && ok {
+				last = evtx.Position{RecordID: newest, Time: t}
+				bookmark = evtx.NewBookmarkXML(s.channel, newest)
+				got = 0
+			}
+		}
+		s.close()
+	}
+	s.setPos(out, last, bookmark, got > 0, rc.now)
+	return nil
+}
+
+func (s *channelSource) setPos(out *sourceRead, last evtx.Position, bookmark string, fromReader bool, now time.Time) {
+	if fromReader && s.live != nil {
+		if bm, err := s.live.Bookmark(); err == nil && bm != "" {
+			bookmark = bm
+		}
+	}
+	out.pos = &state.Source{Last: last, Bookmark: bookmark, Updated: now}
+}
+
+func (s *channelSource) open(saved *state.Source, rng evtx.LogRange, rc readContext, out *sourceRead) error {
+	var savedNow time.Time
+	found := false
+	if saved.Last.RecordID != 0 && saved.Last.RecordID >= rng.Oldest && saved.Last.RecordID <= rng.Newest() {
+		t, ok, err := evtx.LiveRecordTime(s.channel, saved.Last.RecordID)
+		if err != nil {
+			return err
+		}
+		savedNow, found = t, ok
+	}
+	plan := evtx.PlanResume(saved.Last, rc.lookback, rng, savedNow, found)
+	if w := plan.Warning(s.channel, saved.Last); w != "" {
+		out.warnings = append(out.warnings, w)
+	}
+	opts := evtx.LiveOptions{
+		Query: evtx.Query{
+			Channel:       s.channel,
+			EventIDs:      s.filter.EventIDs,
+			Providers:     s.filter.Providers,
+			AfterRecordID: plan.AfterRecordID,
+			Since:         plan.Since,
+		},
+		Follow:   s.follow,
+		Messages: true,
+		Logger:   rc.log,
+	}
+	if plan.Kind == evtx.ResumeContinue && s.follow {
+		opts.Bookmark = saved.Bookmark
+	}
+	r, err := evtx.OpenLive(opts)
+	if err != nil {
+		return err
+	}
+	s.live = r
+	return nil
+}
+
+// waitForEvents blocks until a following channel source may have new
+// events (watch).
+func (s *channelSource) wait(ctx context.Context) error {
+	if s.live == nil {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	return s.live.Wait(ctx)
+}
+
+// pruneFilePositions forgets file sources that no longer exist and have
+// not been seen for a month, so a folder of daily exports does not grow the
+// state file for ever.
+func pruneFilePositions(st *state.State, now time.Time) {
+	for k, src := range st.Sources {
+		path, ok := strings.CutPrefix(k, "file:")
+		if !ok || now.Sub(src.Updated) < 30*24*time.Hour {
+			continue
+		}
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			delete(st.Sources, k)
+		}
+	}
+}
