@@ -3,10 +3,15 @@ package evtx
 import (
 	"bufio"
 	"bytes"
+	"errors"
+	"fmt"
 	"io"
+	"strings"
+	"time"
 	"unicode/utf16"
 	"unicode/utf8"
 
+	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/encoding/unicode"
 	"golang.org/x/text/transform"
 )
@@ -153,4 +158,338 @@ func (s *textSource) srcLen(b []byte) int64 {
 		}
 	}
 	return 2 * int64(units)
+}
+
+// textLine is one line of a text input, without its line end, as UTF-8,
+// with the input offset of its first byte.
+type textLine struct {
+	s   string
+	off int64
+}
+
+// maxTextLine bounds one line; longer lines are cut (and reported) so a
+// binary file forced through a text reader cannot exhaust memory.
+const maxTextLine = 1 << 20
+
+// lineReader splits a textSource into lines. Lines that are not valid
+// UTF-8 are read as Windows-1252, the ANSI code page Event Viewer wrote
+// exports in on Western-European and US systems.
+type lineReader struct {
+	src    *textSource
+	br     *bufio.Reader
+	off    int64
+	peeked []textLine
+	long   []byte
+	err    error
+	// cut lists the offsets of lines that were longer than maxTextLine.
+	cut []int64
+}
+
+func newLineReader(r io.Reader) *lineReader {
+	src := newTextSource(r)
+	return &lineReader{src: src, br: bufio.NewReaderSize(src, 64<<10), off: src.bom}
+}
+
+// head returns up to n bytes of decoded text ahead of the reader without
+// consuming them, for format and date-order detection.
+func (lr *lineReader) head(n int) []byte {
+	b, _ := lr.br.Peek(min(n, lr.br.Size()))
+	return b
+}
+
+// next returns the next line; ok is false at the end of the input or on a
+// read error (kept in lr.err).
+func (lr *lineReader) next() (textLine, bool) {
+	if n := len(lr.peeked); n > 0 {
+		l := lr.peeked[n-1]
+		lr.peeked = lr.peeked[:n-1]
+		return l, true
+	}
+	start := lr.off
+	raw, err := lr.br.ReadSlice('\n')
+	var dropped int64
+	if errors.Is(err, bufio.ErrBufferFull) {
+		lr.long = append(lr.long[:0], raw...)
+		for errors.Is(err, bufio.ErrBufferFull) {
+			raw, err = lr.br.ReadSlice('\n')
+			if len(lr.long) < maxTextLine {
+				lr.long = append(lr.long, raw...)
+			} else {
+				dropped += lr.src.srcLen(raw)
+			}
+		}
+		if dropped > 0 {
+			lr.cut = append(lr.cut, start)
+		}
+		raw = lr.long
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		lr.err = err
+	}
+	if len(raw) == 0 {
+		return textLine{}, false
+	}
+	l := textLine{off: start}
+	lr.off = start + lr.src.srcLen(raw) + dropped
+	raw = bytes.TrimSuffix(raw, []byte("\n"))
+	raw = bytes.TrimSuffix(raw, []byte("\r"))
+	if utf8.Valid(raw) {
+		l.s = string(raw)
+	} else {
+		s, _ := charmap.Windows1252.NewDecoder().Bytes(raw)
+		l.s = string(s)
+	}
+	return l, true
+}
+
+// unread pushes a line back; lines come back in reverse order of unread.
+func (lr *lineReader) unread(l textLine) { lr.peeked = append(lr.peeked, l) }
+
+// peek returns the next line without consuming it.
+func (lr *lineReader) peek() (textLine, bool) {
+	l, ok := lr.next()
+	if ok {
+		lr.unread(l)
+	}
+	return l, ok
+}
+
+// dateOrder is how a locale writes day, month and year.
+type dateOrder uint8
+
+const (
+	orderUnknown dateOrder = iota
+	orderMDY               // en-US: 3/14/2008
+	orderDMY               // en-GB, fr-FR, de-DE: 14/03/2008, 14.03.2008
+)
+
+// localTimes reads the local wall-clock dates and times Event Viewer
+// writes in exports: in the exporting machine's locale and time zone,
+// without saying which. Layouts: M/D/YYYY and D/M/YYYY (told apart by a
+// day above 12 anywhere in the file, else by an AM/PM clock, which only
+// US-style locales pair with slashes), D.M.YYYY, D-M-YYYY, YYYY-MM-DD
+// (ISO, also with a "T"), two-digit years; clocks h:mm[:ss[.fff]] with or
+// without AM/PM, and h.mm.ss. The result is converted from loc (nil: UTC)
+// to UTC.
+type localTimes struct {
+	loc *time.Location
+	// order is learned from a date that can only be read one way, and then
+	// applies to the ambiguous ones of the same file.
+	order dateOrder
+}
+
+// bidiMarks are the direction marks Windows puts around dates in some
+// locales' exports.
+var bidiMarks = strings.NewReplacer("\u200e", "", "\u200f", "", "\u202a", "", "\u202b", "", "\u202c", "", "\u202d", "", "\u202e", "")
+
+// learn looks for an unambiguous D/M or M/D date in text.
+func (lt *localTimes) learn(text []byte) {
+	for i := 0; i < len(text) && lt.order == orderUnknown; i++ {
+		if i > 0 && isDigit(text[i-1]) || !isDigit(text[i]) {
+			continue
+		}
+		a, n := leadingInt(text[i:])
+		if n > 2 || i+n >= len(text) {
+			continue
+		}
+		sep := text[i+n]
+		if sep != '/' && sep != '.' && sep != '-' {
+			continue
+		}
+		b, m := leadingInt(text[i+n+1:])
+		if m == 0 || m > 2 {
+			continue
+		}
+		k := i + n + 1 + m
+		if k >= len(text) || text[k] != sep {
+			continue
+		}
+		if _, y := leadingInt(text[k+1:]); y != 2 && y != 4 {
+			continue
+		}
+		switch {
+		case a > 12 && a <= 31 && b >= 1 && b <= 12:
+			lt.order = orderDMY
+		case b > 12 && b <= 31 && a >= 1 && a <= 12:
+			lt.order = orderMDY
+		}
+	}
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// leadingInt reads the decimal digits at the start of b (at most 9).
+func leadingInt(b []byte) (v, n int) {
+	for n < len(b) && n < 9 && isDigit(b[n]) {
+		v = v*10 + int(b[n]-'0')
+		n++
+	}
+	return v, n
+}
+
+// parseDateTime reads "date time" or ISO "dateTtime".
+func (lt *localTimes) parseDateTime(s string) (time.Time, error) {
+	s = strings.TrimSpace(bidiMarks.Replace(s))
+	var date, clock string
+	if len(s) > 10 && s[10] == 'T' {
+		date, clock = s[:10], s[11:]
+	} else {
+		var ok bool
+		date, clock, ok = strings.Cut(s, " ")
+		if !ok {
+			return time.Time{}, fmt.Errorf("bad date and time %q", s)
+		}
+	}
+	return lt.parse(date, clock)
+}
+
+// parse reads a date and a clock time written separately.
+func (lt *localTimes) parse(date, clock string) (time.Time, error) {
+	date = strings.TrimSpace(bidiMarks.Replace(date))
+	clock = strings.TrimSpace(bidiMarks.Replace(clock))
+	h, mi, sec, nsec, ampm, utc, ok := parseClock(clock)
+	if !ok {
+		return time.Time{}, fmt.Errorf("bad time %q", clock)
+	}
+	y, mo, d, ok := lt.parseDate(date, ampm)
+	if !ok {
+		return time.Time{}, fmt.Errorf("bad date %q", date)
+	}
+	loc := lt.loc
+	if loc == nil || utc {
+		loc = time.UTC
+	}
+	return time.Date(y, time.Month(mo), d, h, mi, sec, nsec, loc).UTC(), nil
+}
+
+func (lt *localTimes) parseDate(s string, ampm bool) (y, m, d int, ok bool) {
+	var sep byte
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) {
+			sep = s[i]
+			break
+		}
+	}
+	if sep != '/' && sep != '.' && sep != '-' {
+		return 0, 0, 0, false
+	}
+	parts := strings.Split(strings.TrimSuffix(s, string(sep)), string(sep))
+	if len(parts) != 3 {
+		return 0, 0, 0, false
+	}
+	var n [3]int
+	for i, p := range parts {
+		v, k := leadingInt([]byte(p))
+		if k == 0 || k != len(p) {
+			return 0, 0, 0, false
+		}
+		n[i] = v
+	}
+	switch {
+	case len(parts[0]) == 4:
+		y, m, d = n[0], n[1], n[2]
+	case len(parts[2]) == 4 || len(parts[2]) == 2:
+		y = n[2]
+		if len(parts[2]) == 2 {
+			y += 2000
+			if y >= 2070 {
+				y -= 100
+			}
+		}
+		a, b := n[0], n[1]
+		order := lt.order
+		switch {
+		case a > 12 && b <= 12:
+			order = orderDMY
+			lt.order = orderDMY
+		case b > 12 && a <= 12:
+			order = orderMDY
+			lt.order = orderMDY
+		case order == orderUnknown && sep == '/' && ampm:
+			order = orderMDY
+		case order == orderUnknown:
+			order = orderDMY
+		}
+		if order == orderMDY {
+			m, d = a, b
+		} else {
+			d, m = a, b
+		}
+	default:
+		return 0, 0, 0, false
+	}
+	if m < 1 || m > 12 || d < 1 || d > 31 || y < 1601 || y > 9999 {
+		return 0, 0, 0, false
+	}
+	if time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC).Day() != d {
+		return 0, 0, 0, false
+	}
+	return y, m, d, true
+}
+
+// parseClock reads "10:37:21 AM", "22:37:21", "22:37", "10:31:07.512",
+// "10.37.21", "10:37:21 p.m.", with a trailing "Z" meaning UTC.
+func parseClock(s string) (h, m, sec, nsec int, ampm, utc, ok bool) {
+	lower := strings.ToLower(s)
+	pm := false
+	for _, suf := range []struct {
+		s  string
+		pm bool
+	}{{"am", false}, {"pm", true}, {"a.m.", false}, {"p.m.", true}, {"a. m.", false}, {"p. m.", true}} {
+		if strings.HasSuffix(lower, suf.s) {
+			ampm, pm = true, suf.pm
+			s = strings.TrimSpace(s[:len(s)-len(suf.s)])
+			break
+		}
+	}
+	if !ampm && strings.HasSuffix(s, "Z") {
+		utc = true
+		s = s[:len(s)-1]
+	}
+	sepc := ":"
+	if !strings.Contains(s, ":") && strings.Count(s, ".") == 2 {
+		sepc = "."
+	}
+	parts := strings.Split(s, sepc)
+	if len(parts) < 2 || len(parts) > 3 {
+		return
+	}
+	if len(parts) == 3 && sepc == ":" {
+		if whole, frac, found := strings.Cut(parts[2], "."); found {
+			f, k := leadingInt([]byte(frac))
+			if k == 0 || k != len(frac) {
+				return
+			}
+			for i := k; i < 9; i++ {
+				f *= 10
+			}
+			nsec = f
+			parts[2] = whole
+		}
+	}
+	var v [3]int
+	for i, p := range parts {
+		n, k := leadingInt([]byte(p))
+		if k == 0 || k != len(p) || k > 2 {
+			return
+		}
+		v[i] = n
+	}
+	h, m, sec = v[0], v[1], v[2]
+	if ampm {
+		if h < 1 || h > 12 {
+			return
+		}
+		switch {
+		case pm && h != 12:
+			h += 12
+		case !pm && h == 12:
+			h = 0
+		}
+	}
+	if h > 23 || m > 59 || sec > 59 {
+		return
+	}
+	ok = true
+	return
 }
