@@ -1,6 +1,8 @@
 package rules
 
 import (
+	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/evtwatch/evtwatch/evtx"
@@ -36,6 +38,9 @@ type Culprit struct {
 	Pool      bool      `json:"pool"`
 	// PoolKind names a known socket pool ("dns"), empty otherwise.
 	PoolKind string `json:"pool_kind,omitempty"`
+	// UDPPorts and TCPPorts split PortsHeld by protocol.
+	UDPPorts int `json:"udp_ports"`
+	TCPPorts int `json:"tcp_ports"`
 }
 
 // Cadence describes how regularly the failure repeats.
@@ -43,6 +48,72 @@ type Cadence struct {
 	Median time.Duration `json:"median"`
 	Min    time.Duration `json:"min"`
 	Max    time.Duration `json:"max"`
+}
+
+// String says how often the failure repeats: "every 5–10 minutes (median
+// 7m30s)", or "once".
+func (c Cadence) String() string { return cadencePhrase(c) }
+
+// cadenceJSON is Cadence on the wire: durations as Go duration strings
+// ("7m30s") that people can read, plus the same in seconds for programs.
+type cadenceJSON struct {
+	Median        string  `json:"median"`
+	Min           string  `json:"min"`
+	Max           string  `json:"max"`
+	MedianSeconds float64 `json:"median_seconds"`
+	MinSeconds    float64 `json:"min_seconds"`
+	MaxSeconds    float64 `json:"max_seconds"`
+	Text          string  `json:"text"`
+}
+
+// MarshalJSON writes durations as strings and seconds.
+func (c Cadence) MarshalJSON() ([]byte, error) {
+	return json.Marshal(cadenceJSON{
+		Median: c.Median.String(), Min: c.Min.String(), Max: c.Max.String(),
+		MedianSeconds: c.Median.Seconds(), MinSeconds: c.Min.Seconds(), MaxSeconds: c.Max.Seconds(),
+		Text: c.String(),
+	})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes, and also plain nanosecond
+// numbers (the encoding/json default for time.Duration).
+func (c *Cadence) UnmarshalJSON(b []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return fmt.Errorf("cadence: %w", err)
+	}
+	get := func(key string) (time.Duration, error) {
+		v, ok := raw[key]
+		if !ok {
+			return 0, nil
+		}
+		var s string
+		if json.Unmarshal(v, &s) == nil {
+			d, err := time.ParseDuration(s)
+			if err != nil {
+				return 0, fmt.Errorf("cadence %s: %w", key, err)
+			}
+			return d, nil
+		}
+		var n int64
+		if err := json.Unmarshal(v, &n); err != nil {
+			return 0, fmt.Errorf("cadence %s: %w", key, err)
+		}
+		return time.Duration(n), nil
+	}
+	var err error
+	var out Cadence
+	if out.Median, err = get("median"); err != nil {
+		return err
+	}
+	if out.Min, err = get("min"); err != nil {
+		return err
+	}
+	if out.Max, err = get("max"); err != nil {
+		return err
+	}
+	*c = out
+	return nil
 }
 
 // Finding is one repeating failure, with the port it needs and who holds it.
@@ -65,6 +136,31 @@ type Finding struct {
 	Advice   string           `json:"advice,omitempty"`
 	Evidence []evtx.Event     `json:"evidence,omitempty"`
 	Snapshot *SnapshotSummary `json:"snapshot,omitempty"`
+
+	// Summary is the finding in one line, culprit first when there is one
+	// ("dns.exe (PID 1692, service DNS) holds UDP 2883: the DNS socket
+	// pool; ...").
+	Summary string `json:"summary"`
+	// Source is the event source (legacy name) or provider of the failures.
+	Source string `json:"source,omitempty"`
+	// PortSource says how the port was worked out ("message \"UDP port
+	// [2883]\"", "service table: IAS needs ...", "field Address = ...").
+	PortSource string `json:"port_source,omitempty"`
+	// Error is the failure's error code when the events carry one
+	// ("10048 (WSAEADDRINUSE)").
+	Error string `json:"error,omitempty"`
+	// Ports has the verdict for every port the service needs (IAS needs
+	// four); Protocol/Port above is the one that decided the verdict.
+	Ports []PortCheck `json:"ports,omitempty"`
+}
+
+// PortCheck is the snapshot's answer for one needed port.
+type PortCheck struct {
+	Protocol ports.Protocol `json:"protocol"`
+	Port     uint16         `json:"port"`
+	Verdict  Verdict        `json:"verdict"`
+	// Owner is who holds the port (the culprit or the expected owner).
+	Owner *Culprit `json:"owner,omitempty"`
 }
 
 // SnapshotSummary says which port table a verdict was based on.

@@ -1,0 +1,376 @@
+package rules
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/evtwatch/evtwatch/evtx"
+	"github.com/evtwatch/evtwatch/rules/ports"
+)
+
+// Result is what an analysis found.
+type Result struct {
+	// Findings are the groups that met their repeat condition, most
+	// actionable first.
+	Findings []Finding `json:"findings"`
+	// Below are groups that did not: one-offs and coincidences, listed so
+	// nothing is silently dropped.
+	Below []BelowThreshold `json:"below_threshold"`
+	// Snapshot is the port table the verdicts used, nil when none.
+	Snapshot *SnapshotSummary `json:"snapshot,omitempty"`
+}
+
+// BelowThreshold is a group of failures that did not repeat enough to be
+// called a pattern.
+type BelowThreshold struct {
+	Rule      string         `json:"rule"`
+	Title     string         `json:"title"`
+	Host      string         `json:"host"`
+	Service   string         `json:"service,omitempty"`
+	Protocol  ports.Protocol `json:"protocol,omitempty"`
+	Port      uint16         `json:"port,omitempty"`
+	Count     int            `json:"count"`
+	Best      int            `json:"best_window_count"`
+	Threshold int            `json:"threshold"`
+	Window    time.Duration  `json:"window"`
+	First     time.Time      `json:"first"`
+	Last      time.Time      `json:"last"`
+	// Sample is the first event in one line.
+	Sample string `json:"sample"`
+}
+
+// Inputs gives Result what it needs besides the events: the port table and
+// the host settings read with it. Both may be nil.
+type Inputs struct {
+	Snapshot *ports.Snapshot
+	Facts    *ports.Facts
+}
+
+// maxEvidence bounds the sample events a finding carries.
+const maxEvidence = 6
+
+// Result correlates what was added so far. It may be called more than once.
+func (a *Analysis) Result(in Inputs) *Result {
+	res := &Result{Findings: []Finding{}, Below: []BelowThreshold{}}
+	if in.Snapshot != nil {
+		res.Snapshot = &SnapshotSummary{Taken: in.Snapshot.Taken.UTC(), Source: in.Snapshot.Source}
+	}
+	for _, st := range a.states {
+		for _, g := range st.groups() {
+			if g.best >= g.rule.Threshold {
+				res.Findings = append(res.Findings, a.finding(g, in))
+				continue
+			}
+			res.Below = append(res.Below, below(g))
+		}
+	}
+	sort.SliceStable(res.Findings, func(i, j int) bool {
+		fi, fj := res.Findings[i], res.Findings[j]
+		if ri, rj := verdictRank(fi.Verdict), verdictRank(fj.Verdict); ri != rj {
+			return ri < rj
+		}
+		if fi.Count != fj.Count {
+			return fi.Count > fj.Count
+		}
+		return fi.Key < fj.Key
+	})
+	sort.SliceStable(res.Below, func(i, j int) bool {
+		bi, bj := res.Below[i], res.Below[j]
+		if !bi.First.Equal(bj.First) {
+			return bi.First.Before(bj.First)
+		}
+		return bi.Rule < bj.Rule
+	})
+	return res
+}
+
+func verdictRank(v Verdict) int {
+	switch v {
+	case VerdictHeld:
+		return 0
+	case VerdictUnknown:
+		return 1
+	case VerdictFree:
+		return 2
+	case VerdictExpected:
+		return 3
+	}
+	return 4
+}
+
+func below(g *group) BelowThreshold {
+	first, last := g.occs[0], g.occs[len(g.occs)-1]
+	b := BelowThreshold{
+		Rule:      g.rule.ID,
+		Title:     g.rule.Title,
+		Host:      first.host,
+		Service:   first.x.service,
+		Count:     len(g.occs),
+		Best:      g.best,
+		Threshold: g.rule.Threshold,
+		Window:    g.rule.Window,
+		First:     first.ev.Time.UTC(),
+		Last:      last.ev.Time.UTC(),
+		Sample:    describeEvent(first.ev, g.rule.messages),
+	}
+	if len(first.x.ports) > 0 {
+		b.Protocol, b.Port = first.x.ports[0].Protocol, first.x.ports[0].Port
+	}
+	return b
+}
+
+func (a *Analysis) finding(g *group, in Inputs) Finding {
+	r := g.rule
+	first, last := g.occs[0], g.occs[len(g.occs)-1]
+	f := Finding{
+		Rule:    r.ID,
+		Title:   r.Title,
+		Host:    first.host,
+		Service: first.x.service,
+		First:   first.ev.Time.UTC(),
+		Last:    last.ev.Time.UTC(),
+		Count:   len(g.occs),
+		Cadence: cadenceOf(g.occs),
+		Source:  first.ev.SourceName(),
+	}
+	if f.Service == "" {
+		for _, o := range g.occs {
+			if o.x.service != "" {
+				f.Service = o.x.service
+				break
+			}
+		}
+	}
+	f.PortSource = first.x.from
+	if first.hasCode {
+		f.Error = codeName(first.code)
+	}
+	needed := neededPorts(g)
+	known := knownService(g)
+
+	switch {
+	case first.class == classNotConflict:
+		f.Verdict = VerdictNotConflict
+		if len(needed) > 0 {
+			f.Protocol, f.Port = needed[0].Protocol, needed[0].Port
+		}
+	case len(needed) == 0:
+		f.Verdict = VerdictUnknown
+		f.PortSource = first.x.note
+		if f.PortSource == "" {
+			f.PortSource = "the events do not say which port"
+		}
+	default:
+		expected := expectation{rule: r, known: known, source: f.Source, service: f.Service}
+		f.Verdict, f.Ports, f.Culprit = judge(needed, in.Snapshot, expected)
+		f.Protocol, f.Port = needed[0].Protocol, needed[0].Port
+		for _, c := range f.Ports {
+			if c.Verdict == f.Verdict {
+				f.Protocol, f.Port = c.Protocol, c.Port
+				break
+			}
+		}
+	}
+	if in.Snapshot != nil {
+		f.Snapshot = &SnapshotSummary{Taken: in.Snapshot.Taken.UTC(), Source: in.Snapshot.Source}
+	}
+	f.Evidence = evidence(g)
+	f.Key = findingKey(f)
+	f.Summary = summary(f)
+	f.Advice = advise(f, r, first, in.Facts, known)
+	return f
+}
+
+// neededPorts is the union of the ports the group's occurrences need, in
+// first-seen order.
+func neededPorts(g *group) []ports.PortSpec {
+	var out []ports.PortSpec
+	for _, o := range g.occs {
+		for _, p := range o.x.ports {
+			if !slices.Contains(out, p) {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+func knownService(g *group) *ports.ServicePorts {
+	for _, o := range g.occs {
+		if o.x.known != nil {
+			return o.x.known
+		}
+	}
+	return nil
+}
+
+func evidence(g *group) []evtx.Event {
+	var out []evtx.Event
+	add := func(o *occurrence) {
+		if len(out) < maxEvidence {
+			out = append(out, *o.ev)
+		}
+		for _, c := range o.companions {
+			if len(out) < maxEvidence {
+				out = append(out, *c)
+			}
+		}
+	}
+	n := len(g.occs)
+	for i := 0; i < n && i < 3; i++ {
+		add(g.occs[i])
+	}
+	if n > 3 {
+		if len(out) >= maxEvidence {
+			out = out[:maxEvidence-1]
+		}
+		out = append(out, *g.occs[n-1].ev)
+	}
+	for i := range out {
+		out[i].Time = out[i].Time.UTC()
+		if out[i].Data == nil {
+			out[i].Data = []evtx.Data{}
+		}
+	}
+	return out
+}
+
+func findingKey(f Finding) string {
+	parts := []string{f.Rule, strings.ToUpper(f.Host)}
+	if f.Port != 0 {
+		parts = append(parts, fmt.Sprintf("%s/%d", f.Protocol, f.Port))
+	} else {
+		parts = append(parts, strings.ToLower(f.Service))
+	}
+	if f.Culprit != nil {
+		parts = append(parts, strings.ToLower(f.Culprit.Image))
+	} else {
+		parts = append(parts, string(f.Verdict))
+	}
+	return strings.Join(parts, "|")
+}
+
+// summary is the finding's first line: the culprit first when there is
+// one, then the failure, how often, and what the port table says.
+func summary(f Finding) string {
+	host := f.Host
+	if host == "" {
+		host = "an unknown host"
+	}
+	port := ""
+	if f.Port != 0 {
+		port = fmt.Sprintf("%s %d", strings.ToUpper(string(f.Protocol)), f.Port)
+	}
+	failure := fmt.Sprintf("%s on %s, %s %s", f.Title, host, times(f.Count), cadencePhrase(f.Cadence))
+	switch f.Verdict {
+	case VerdictHeld:
+		c := f.Culprit
+		pool := ""
+		if c.PoolKind == "dns" {
+			pool = " (the DNS socket pool)"
+		} else if c.Pool {
+			pool = fmt.Sprintf(" (a socket pool of %s ports)", ports.FormatCount(c.PortsHeld))
+		}
+		return fmt.Sprintf("%s holds %s%s: %s", culpritName(c), port, pool, failure)
+	case VerdictExpected:
+		return fmt.Sprintf("%s; %s is now held by its expected owner (recovered)", failure, port)
+	case VerdictFree:
+		return fmt.Sprintf("%s; %s is free now (a transient conflict)", failure, port)
+	case VerdictNotConflict:
+		e := f.Error
+		if e == "" {
+			e = "its error code"
+		}
+		return fmt.Sprintf("%s; error %s: not a port conflict", failure, e)
+	}
+	if f.Port == 0 {
+		return fmt.Sprintf("%s; the port it needs is unknown", failure)
+	}
+	return fmt.Sprintf("%s; who holds %s is unknown (no port table)", failure, port)
+}
+
+func times(n int) string {
+	if n == 1 {
+		return "once"
+	}
+	return strconv.Itoa(n) + " times"
+}
+
+// culpritName is "dns.exe (PID 1692, service DNS)".
+func culpritName(c *Culprit) string {
+	image := c.Image
+	if image == "" {
+		image = "an unknown process"
+	}
+	s := fmt.Sprintf("%s (PID %d", image, c.PID)
+	switch len(c.Services) {
+	case 0:
+	case 1:
+		s += ", service " + c.Services[0]
+	default:
+		s += ", services " + strings.Join(c.Services, ", ")
+	}
+	return s + ")"
+}
+
+// cadencePhrase is "every 5–10 minutes (median 7m30s)".
+func cadencePhrase(c Cadence) string {
+	if c.Max == 0 {
+		return "once"
+	}
+	lo, hi := roundDuration(c.Min), roundDuration(c.Max)
+	med := roundDuration(c.Median)
+	if lo == hi {
+		return "every " + humanDuration(lo)
+	}
+	return fmt.Sprintf("every %s (median %s)", humanRange(lo, hi), humanDuration(med))
+}
+
+func roundDuration(d time.Duration) time.Duration {
+	switch {
+	case d >= 48*time.Hour:
+		return d.Round(time.Hour)
+	case d >= time.Hour:
+		return d.Round(time.Minute)
+	case d >= time.Minute:
+		return d.Round(time.Second)
+	}
+	return d.Round(time.Millisecond)
+}
+
+// humanRange says "5–10 minutes": both ends in the unit of the longer one.
+func humanRange(lo, hi time.Duration) string {
+	for _, u := range []struct {
+		d    time.Duration
+		name string
+	}{{24 * time.Hour, "days"}, {time.Hour, "hours"}, {time.Minute, "minutes"}, {time.Second, "seconds"}} {
+		if hi < 2*u.d {
+			continue
+		}
+		h := (hi + u.d/2) / u.d
+		if lo < u.d {
+			return fmt.Sprintf("%s–%d %s", humanDuration(lo), h, u.name)
+		}
+		l := (lo + u.d/2) / u.d
+		if l == h {
+			return fmt.Sprintf("%d %s", h, u.name)
+		}
+		return fmt.Sprintf("%d–%d %s", l, h, u.name)
+	}
+	return humanDuration(lo) + "–" + humanDuration(hi)
+}
+
+func humanDuration(d time.Duration) string {
+	if d >= 48*time.Hour && d%time.Hour == 0 {
+		days, hours := d/(24*time.Hour), (d%(24*time.Hour))/time.Hour
+		if hours == 0 {
+			return strconv.Itoa(int(days)) + "d"
+		}
+		return fmt.Sprintf("%dd%dh", days, hours)
+	}
+	return formatDuration(d)
+}
