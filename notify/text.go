@@ -46,7 +46,11 @@ func writeTextAlert(b *strings.Builder, v View) {
 	row("Verdict", v.Verdict)
 	row("Repeats", v.Suppressed)
 	if c := v.Culprit; c != nil {
-		b.WriteString("\nCulprit\n")
+		if v.Status == StatusResolved {
+			b.WriteString("\nCulprit (when alerted)\n")
+		} else {
+			b.WriteString("\nCulprit\n")
+		}
 		row("  Process", c.Label)
 		row("  Path", c.Path)
 		row("  Started", c.Started)

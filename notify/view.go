@@ -21,7 +21,7 @@ type View struct {
 	Service  string
 	Rule     string
 	Endpoint string // "udp/2883"
-	Verdict  string
+	Verdict  string // empty on resolved notices
 	Culprit  *CulpritView
 	// Failures says how often and over what period, e.g. "12 failures
 	// between ... and ..., about every 6m".
@@ -83,6 +83,9 @@ func NewView(a *Alert) View {
 	}
 	if v.Service == "" {
 		v.Service = SingleLine(f.Title)
+	}
+	if a.Status == StatusResolved {
+		v.Verdict = "" // the verdict was the problem; Resolution says what changed
 	}
 	if c := f.Culprit; c != nil {
 		cv := &CulpritView{
