@@ -205,11 +205,15 @@ func TestSendFailures(t *testing.T) {
 		wantErr   string
 	}{
 		"421 at the greeting": {
-			setup:     func(s *testServer) { s.onSession = func(*smtp.Conn) error { return smtpErr(421, "too busy, try later") } },
+			setup: func(s *testServer) {
+				s.onSession = func(*smtp.Conn) error { return smtpErr(421, "too busy, try later") }
+			},
 			wantRetry: true, wantErr: "421",
 		},
 		"451 on DATA": {
-			setup:     func(s *testServer) { s.onData = func(*smtp.Conn) error { return smtpErr(451, "local error in processing") } },
+			setup: func(s *testServer) {
+				s.onData = func(*smtp.Conn) error { return smtpErr(451, "local error in processing") }
+			},
 			wantRetry: true, wantErr: "451",
 		},
 		"550 unknown recipient": {
