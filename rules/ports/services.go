@@ -35,6 +35,10 @@ type ServicePorts struct {
 	// service itself, its host process, or "System" for kernel/HTTP.sys
 	// listeners). An owner outside this list is a candidate culprit.
 	Expected []string `json:"expected,omitempty"`
+	// RunsWith are service keys whose presence means this component runs
+	// (ActiveSync AUTD has no service of its own; it runs when Exchange
+	// 2003's information store does).
+	RunsWith []string `json:"runs_with,omitempty"`
 	Note     string   `json:"note,omitempty"`
 }
 
@@ -93,6 +97,7 @@ func KnownServices() []ServicePorts {
 			Aliases:      []string{"Exchange ActiveSync", "ActiveSync", "AUTD", "IP-based AUTD", "MSExchangeAUTD"},
 			Ports:        udp(2883),
 			Expected:     []string{"w3wp.exe", "inetinfo.exe", "dllhost.exe"},
+			RunsWith:     []string{"MSExchangeIS"},
 			Note:         "Exchange 2003 Server ActiveSync IP-based Always-Up-To-Date notifications; not a service of its own (runs in the IIS worker process); logs Application 3015/3024 when udp/2883 is taken",
 		},
 		{
@@ -225,7 +230,8 @@ func KnownServices() []ServicePorts {
 			Key:          "SQLBrowser",
 			DisplayNames: []string{"SQL Server Browser"},
 			Ports:        udp(1434),
-			Expected:     []string{"sqlbrowser.exe"},
+			Expected:     []string{"sqlbrowser.exe", "sqlservr.exe"},
+			Note:         "SQL Server 2000 and MSDE answer udp 1434 in sqlservr.exe itself",
 		},
 		{
 			Key:          "MSMQ",
