@@ -411,7 +411,7 @@ func readGolangEvtxChunk(ef *goevtx.File, off int64) (out []record, problems []s
 		}
 		r, err := readGolangEvtxRecord(&c, int64(eo))
 		if err != nil {
-			problems = append(problems, fmt.Sprintf("record at %d+%d: %v", off, eo, err))
+			problems = append(problems, fmt.Sprintf("chunk at %d: record at +%d: %v", off, eo, err))
 			continue
 		}
 		out = append(out, r)
@@ -1168,7 +1168,7 @@ func TestWriteEVTXCorruption(t *testing.T) {
 			wantIDs: span(1, 30), corrupted: true, // golang-evtx never checks CRCs
 		},
 		"bad records checksum": {
-			corrupt: []Corruption{{Chunk: 2, Kind: BadRecordsChecksum}},
+			corrupt: []Corruption{{Chunk: 1, Kind: BadRecordsChecksum}},
 			wantIDs: span(1, 30), corrupted: true,
 		},
 		"undecodable record": {
@@ -1186,6 +1186,9 @@ func TestWriteEVTXCorruption(t *testing.T) {
 			got, problems := readGolangEvtx(t, path)
 			require.Equal(t, tt.wantIDs, ids(got))
 			require.Len(t, problems, tt.wantProblems, "%q", problems)
+			for _, p := range problems {
+				require.Contains(t, p, fmt.Sprintf("chunk at %d", ChunkOffset(1)), "the damage is in chunk 1")
+			}
 			if _, err := exec.LookPath("evtxinfo"); err == nil {
 				info := runEvtxinfo(t, path)
 				require.Equal(t, tt.corrupted, info.corrupted, info.raw)
