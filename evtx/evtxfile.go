@@ -36,6 +36,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	goevtx "github.com/0xrawsec/golang-evtx/evtx"
@@ -77,7 +78,8 @@ var (
 )
 
 type evtxReader struct {
-	f      *os.File
+	ra     io.ReaderAt
+	closer io.Closer
 	path   string
 	filter Filter
 	size   int64
@@ -89,7 +91,21 @@ type evtxReader struct {
 	pcs      []uintptr // scratch for the depth check
 	problems []Problem
 	closed   bool
+
+	// ids says whether record header IDs equal the EventRecordID inside
+	// the records, which decides whether MinRecordID may be applied before
+	// decoding. They differ in exported subsets ("Save Filtered Log File
+	// As" renumbers the headers from 1 and keeps the EventRecordIDs).
+	ids evtxIDMode
 }
+
+type evtxIDMode uint8
+
+const (
+	evtxIDsUnknown evtxIDMode = iota
+	evtxIDsAgree
+	evtxIDsDiffer
+)
 
 // evtxChunk is the chunk being read.
 type evtxChunk struct {
@@ -105,11 +121,10 @@ type evtxChunk struct {
 	strict    bool // end came from a trusted header: damage before it is reported
 	truncated bool // the file ends before end
 
-	lib  goevtx.Chunk         // carries the template cache for goevtx.Parse
-	good map[int32]struct{}   // template cache entries from successful records
-	prev uint64               // last record ID seen, to count losses
-	seen bool                 // prev is set
-	hdr  evtxRecordHeaderInfo // header of the record being decoded
+	lib  goevtx.Chunk       // carries the template cache for goevtx.Parse
+	good map[int32]struct{} // template cache entries from successful records
+	prev uint64             // last record header ID seen, to count losses
+	seen bool               // prev is set
 }
 
 type evtxRecordHeaderInfo struct {
@@ -123,11 +138,17 @@ func openEVTX(f *os.File, path string, opts Options) (Reader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stat %s: %w", path, err)
 	}
+	return newEVTXReader(f, st.Size(), f, path, opts)
+}
+
+// newEVTXReader reads size bytes of EVTX from ra; Close closes closer.
+func newEVTXReader(ra io.ReaderAt, size int64, closer io.Closer, path string, opts Options) (*evtxReader, error) {
 	r := &evtxReader{
-		f:         f,
+		ra:        ra,
+		closer:    closer,
 		path:      path,
 		filter:    opts.Filter,
-		size:      st.Size(),
+		size:      size,
 		nextChunk: evtxFileHeaderSize,
 		buf:       make([]byte, evtxChunkSize),
 		pcs:       make([]uintptr, evtxMaxParseFrames),
@@ -144,7 +165,7 @@ func openEVTX(f *os.File, path string, opts Options) (Reader, error) {
 // system, and the chunks themselves say what they hold.
 func (r *evtxReader) checkFileHeader() error {
 	head := r.buf[:evtxFileHeaderSize]
-	n, err := r.f.ReadAt(head, 0)
+	n, err := r.ra.ReadAt(head, 0)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("read %s: %w", r.path, err)
 	}
@@ -167,7 +188,10 @@ func (r *evtxReader) Close() error {
 	}
 	r.closed = true
 	r.chunk = nil
-	return r.f.Close()
+	if r.closer == nil {
+		return nil
+	}
+	return r.closer.Close()
 }
 
 func (r *evtxReader) problem(p Problem) {
@@ -215,7 +239,7 @@ func (r *evtxReader) loadChunk() (bool, error) {
 	r.nextChunk += evtxChunkSize
 
 	data := r.buf
-	n, err := r.f.ReadAt(data, off)
+	n, err := r.ra.ReadAt(data, off)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return false, fmt.Errorf("read %s at offset %d: %w", r.path, off, err)
 	}
@@ -243,10 +267,6 @@ func (r *evtxReader) loadChunk() (bool, error) {
 		headerOK: evtxChunkHeaderCRC(data) == le.Uint32(data[124:]),
 		pos:      evtxChunkHeaderSize,
 	}
-	// The header is trusted for skipping only when its CRC says it is intact.
-	if c.headerOK && c.lastID < r.filter.MinRecordID && c.lastID >= c.firstID {
-		return true, nil
-	}
 	// Records end at the free-space offset. It is used whenever it is sane,
 	// even if the header CRC is not (as libevtx and python-evtx do): past it
 	// lie zeros or stale records of an earlier use of the chunk, which
@@ -271,8 +291,36 @@ func (r *evtxReader) loadChunk() (bool, error) {
 	c.lib.Offset = off
 	c.lib.Data = data[:n]
 	c.good = make(map[int32]struct{})
+	// A chunk whose records all precede MinRecordID is skipped unparsed,
+	// when its header is intact and its header IDs are the event IDs.
+	if c.headerOK && c.lastID < r.filter.MinRecordID && c.lastID >= c.firstID && r.probeIDs(c) == evtxIDsAgree {
+		return true, nil
+	}
 	r.chunk = c
 	return true, nil
+}
+
+// probeIDs settles r.ids by decoding the first record of c if no record has
+// been decoded yet.
+func (r *evtxReader) probeIDs(c *evtxChunk) evtxIDMode {
+	if r.ids != evtxIDsUnknown {
+		return r.ids
+	}
+	if h, ok := evtxRecordHeader(c.data[evtxChunkHeaderSize:c.avail]); ok {
+		if ev, err := r.decodeRecord(c, evtxChunkHeaderSize, h); err == nil {
+			r.noteIDs(h.id, ev.RecordID)
+		}
+	}
+	return r.ids
+}
+
+func (r *evtxReader) noteIDs(header, event uint64) {
+	switch {
+	case header != event:
+		r.ids = evtxIDsDiffer // for good: one renumbered record is enough
+	case r.ids == evtxIDsUnknown:
+		r.ids = evtxIDsAgree
+	}
 }
 
 // nextRecord decodes records of c until one is to be returned. done reports
@@ -287,21 +335,31 @@ func (r *evtxReader) nextRecord(c *evtxChunk) (ev *Event, done bool) {
 		}
 		c.pos = pos + int(h.size)
 		c.prev, c.seen = h.id, true
-		if !r.filter.passRecordID(h.id) {
-			continue
-		}
-		// The header alone gives the record ID: a cheap first question.
-		// Issue #7's pre-render fast path slots in here, between this and the
+		// The header alone gives the record ID: the cheap first questions.
+		// Issue #7's pre-render fast path slots in after them, before the
 		// full decoding, with provider and EventID from the template values.
-		if !r.filter.keep(Header{RecordID: h.id}) {
+		if r.ids == evtxIDsAgree {
+			if !r.filter.passRecordID(h.id) || !r.filter.keep(Header{RecordID: h.id}) {
+				continue
+			}
+		}
+		ev, err := r.decodeRecord(c, pos, h)
+		if err != nil {
+			r.problem(Problem{Offset: ev.Origin.Offset, ChunkOffset: c.off, RecordID: h.id, Err: fmt.Errorf("record not decoded: %w", err)})
+		} else {
+			r.noteIDs(h.id, ev.RecordID)
+		}
+		if !r.filter.passRecordID(ev.RecordID) {
 			continue
 		}
-		c.hdr = h
-		ev := r.decodeRecord(c, pos)
-		if ev.Err == "" && !r.filter.keep(Header{
-			Provider: ev.Provider, Source: ev.Source, EventID: ev.EventID,
-			RecordID: ev.RecordID, Time: ev.Time, Channel: ev.Channel,
-		}) {
+		hdr := Header{RecordID: ev.RecordID, Time: ev.Time}
+		if err == nil {
+			hdr = Header{
+				Provider: ev.Provider, Source: ev.Source, EventID: ev.EventID,
+				RecordID: ev.RecordID, Time: ev.Time, Channel: ev.Channel,
+			}
+		}
+		if !r.filter.keep(hdr) {
 			continue
 		}
 		return ev, c.pos+evtxRecordHeaderSize > c.end
@@ -384,11 +442,10 @@ func evtxResync(b []byte, from, end int) int {
 	return -1
 }
 
-// decodeRecord decodes the record at pos of c. It always returns an event:
-// when the BinXML cannot be decoded, one with what the record header gives
-// and Err set (and a Problem).
-func (r *evtxReader) decodeRecord(c *evtxChunk, pos int) *Event {
-	h := c.hdr
+// decodeRecord decodes the record at pos of c, whose header is h. It always
+// returns an event: when the BinXML cannot be decoded, one with what the
+// record header gives (record ID, time) and Err set, along with the error.
+func (r *evtxReader) decodeRecord(c *evtxChunk, pos int, h evtxRecordHeaderInfo) (*Event, error) {
 	ev := &Event{
 		RecordID: h.id,
 		Time:     h.time,
@@ -410,15 +467,14 @@ func (r *evtxReader) decodeRecord(c *evtxChunk, pos int) *Event {
 			}
 		}
 		*ev = Event{RecordID: h.id, Time: h.time, Origin: ev.Origin, Err: err.Error()}
-		r.problem(Problem{Offset: ev.Origin.Offset, ChunkOffset: c.off, RecordID: h.id, Err: fmt.Errorf("record not decoded: %w", err)})
-		return ev
+		return ev, err
 	}
 	if len(c.lib.TemplateTable) != len(c.good) {
 		for k := range c.lib.TemplateTable {
 			c.good[k] = struct{}{}
 		}
 	}
-	return ev
+	return ev, nil
 }
 
 // parseBinXML runs the library's BinXML parser on the record body at start
@@ -449,7 +505,10 @@ func (r *evtxReader) parseBinXML(c *evtxChunk, start int) (root *evtxNode, err e
 	if !ok {
 		return nil, fmt.Errorf("record holds no BinXML template instance (%T)", frag.BinXMLElement)
 	}
-	var b evtxTreeBuilder
+	b := evtxTreeBuilder{data: c.lib.Data}
+	if offs := evtxValueOffsets(c.lib.Data, start, ti); offs != nil {
+		b.values = map[*goevtx.TemplateInstance][]int{ti: offs}
+	}
 	root = &evtxNode{}
 	b.instance(root, ti, 0)
 	if b.err != nil {
@@ -549,6 +608,134 @@ func (n *evtxNode) attr(name string) (evtxAttr, bool) {
 // definition plus its substitution values) into evtxNodes.
 type evtxTreeBuilder struct {
 	err error
+	// The chunk, and the chunk offsets of the values of the template
+	// instances evtxValueOffsets could locate: the record's own and those
+	// embedded in its values.
+	data   []byte
+	values map[*goevtx.TemplateInstance][]int
+}
+
+// evtxValueOffsets locates the substitution values of a template instance
+// starting at start (a record's BinXML, or an embedded BinXML value) in the
+// chunk, so string arrays can be re-read with their empty
+// strings (golang-evtx drops them, which would shift the positions of the
+// insertion strings after them). The layout is: fragment header (4),
+// template instance token and header (10), the template definition when it
+// is inline (24-byte header + its size), the value count (4), one 4-byte
+// descriptor per value, then the values back to back. nil when the bytes do
+// not agree with what the library parsed.
+func evtxValueOffsets(data []byte, start int, ti *goevtx.TemplateInstance) []int {
+	le := binary.LittleEndian
+	p := start + 4 + 10
+	if p+4 > len(data) || data[start+4] != goevtx.TokenTemplateInstance {
+		return nil
+	}
+	if int(le.Uint32(data[start+4+6:])) == p {
+		if p+24 > len(data) {
+			return nil
+		}
+		p += 24 + int(le.Uint32(data[p+20:]))
+	}
+	if p < 0 || p+4 > len(data) || int(le.Uint32(data[p:])) != len(ti.Data.ValDescs) {
+		return nil
+	}
+	descs := p + 4
+	off := descs + 4*len(ti.Data.ValDescs)
+	offs := make([]int, len(ti.Data.ValDescs))
+	for i, d := range ti.Data.ValDescs {
+		if descs+4*i+2 > len(data) || le.Uint16(data[descs+4*i:]) != d.Size {
+			return nil
+		}
+		offs[i] = off
+		off += int(d.Size)
+	}
+	if off > len(data) {
+		return nil
+	}
+	return offs
+}
+
+// stringArray returns the items of string array value i of ti, empty ones
+// included when the raw bytes can be read.
+func (b *evtxTreeBuilder) stringArray(ti *goevtx.TemplateInstance, i int, v *goevtx.ValueStringTable) []string {
+	if offs := b.values[ti]; offs != nil {
+		raw := b.data[offs[i] : offs[i]+int(ti.Data.ValDescs[i].Size)]
+		return evtxSplitUTF16(raw)
+	}
+	ss, _ := v.Repr().([]string)
+	return ss
+}
+
+// evtxSplitUTF16 splits NUL-terminated UTF-16LE strings, keeping empty ones.
+func evtxSplitUTF16(raw []byte) []string {
+	var out []string
+	u := make([]uint16, 0, len(raw)/2)
+	for i := 0; i+1 < len(raw); i += 2 {
+		c := binary.LittleEndian.Uint16(raw[i:])
+		if c == 0 {
+			out = append(out, string(utf16.Decode(u)))
+			u = u[:0]
+			continue
+		}
+		u = append(u, c)
+	}
+	if len(u) > 0 {
+		out = append(out, string(utf16.Decode(u)))
+	}
+	return out
+}
+
+// arrayItems returns the items of an array value when n's only content is
+// a substitution of one: Windows renders such an element once per item,
+// which is how classic events store their insertion strings
+// (<Data>%1</Data> with a string array gives <Data>a</Data><Data>b</Data>).
+// An empty array still gives one empty element. An optional substitution
+// without a value gives no element at all, whatever its type. (These are
+// libevtx's rules, checked against every record of the public corpus.)
+func (b *evtxTreeBuilder) arrayItems(ti *goevtx.TemplateInstance, n *goevtx.Node) ([]string, bool) {
+	if len(n.Element) != 1 || len(n.Child) != 0 {
+		return nil, false
+	}
+	var sub *goevtx.NormalSubstitution
+	switch e := n.Element[0].(type) {
+	case *goevtx.NormalSubstitution:
+		sub = e
+	case *goevtx.OptionalSubstitution:
+		sub = &e.NormalSubstitution
+	default:
+		return nil, false
+	}
+	id := int(sub.SubID)
+	if id < 0 || id >= len(ti.Data.Values) {
+		return nil, false
+	}
+	switch v := ti.Data.Values[id].(type) {
+	case *goevtx.ValueNull:
+		if _, optional := n.Element[0].(*goevtx.OptionalSubstitution); optional {
+			return nil, true
+		}
+	case *goevtx.ValueStringTable:
+		items := b.stringArray(ti, id, v)
+		if len(items) == 0 {
+			items = []string{""}
+		}
+		return items, true
+	case *goevtx.ValueArrayUInt16:
+		a, _ := v.Value().([]uint16)
+		items := []string{""}
+		for i, x := range a {
+			items = append(items[:i], strconv.FormatUint(uint64(x), 10))
+		}
+		return items, true
+	case *goevtx.ValueArrayUInt64:
+		a, _ := v.Value().([]uint64)
+		items := []string{""}
+		for i, x := range a {
+			items = append(items[:i], strconv.FormatUint(x, 10))
+		}
+		return items, true
+	}
+	return nil, false
 }
 
 func (b *evtxTreeBuilder) fail(format string, args ...any) {
@@ -587,6 +774,14 @@ func (b *evtxTreeBuilder) element(parent *evtxNode, ti *goevtx.TemplateInstance,
 		if present {
 			x.attrs = append(x.attrs, evtxAttr{name: a.Name.String(), value: v, time: t})
 		}
+	}
+	if items, ok := b.arrayItems(ti, n); ok {
+		for _, it := range items {
+			y := *x
+			y.text = it
+			parent.kids = append(parent.kids, &y)
+		}
+		return
 	}
 	for _, e := range n.Element {
 		b.content(x, ti, e, depth+1)
@@ -642,8 +837,15 @@ func (b *evtxTreeBuilder) substitution(x *evtxNode, ti *goevtx.TemplateInstance,
 	}
 	switch v := ti.Data.Values[id].(type) {
 	case *goevtx.Fragment:
-		// Embedded BinXML (UserData, nested EventData): its elements become
-		// children of x.
+		// Embedded BinXML (UserData, the EventData of classic events): its
+		// elements become children of x.
+		if inner, ok := v.BinXMLElement.(*goevtx.TemplateInstance); ok {
+			if offs := b.values[ti]; offs != nil {
+				if in := evtxValueOffsets(b.data, offs[id], inner); in != nil {
+					b.values[inner] = in
+				}
+			}
+		}
 		b.fragment(x, v, depth)
 	case *goevtx.TemplateInstance:
 		b.instance(x, v, depth+1)
@@ -734,7 +936,7 @@ func evtxValueString(v goevtx.Value) (s string, t time.Time) {
 		return tm.Format(time.RFC3339Nano), tm
 	case *goevtx.ValueStringTable:
 		if ss, ok := v.Repr().([]string); ok {
-			return strings.Join(ss, "\n"), time.Time{}
+			return strings.Join(ss, ", "), time.Time{}
 		}
 	}
 	switch x := v.Repr().(type) {
@@ -824,6 +1026,12 @@ func evtxFillEvent(ev *Event, root *evtxNode) error {
 					ev.Time = t.UTC()
 				}
 			}
+		case "EventRecordID":
+			// Some providers write 0 (debug channels); the header's ID is
+			// then the better name for the record.
+			if v, ok := evtxUint(k.text, 64); ok && v != 0 {
+				ev.RecordID = v
+			}
 		case "Execution":
 			if a, ok := k.attr("ProcessID"); ok {
 				if v, ok := evtxUint(a.value, 32); ok {
@@ -834,6 +1042,13 @@ func evtxFillEvent(ev *Event, root *evtxNode) error {
 				if v, ok := evtxUint(a.value, 32); ok {
 					ev.ThreadID = uint32(v)
 				}
+			}
+		case "Correlation":
+			if a, ok := k.attr("ActivityID"); ok {
+				ev.ActivityID = a.value
+			}
+			if a, ok := k.attr("RelatedActivityID"); ok {
+				ev.RelatedActivityID = a.value
 			}
 		case "Channel":
 			ev.Channel = k.text
