@@ -35,6 +35,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -53,6 +54,8 @@ const (
 	evtMaxRecordSize = 4 << 20
 	// evtWindowSize is how much of the file is kept in memory at a time.
 	evtWindowSize = 256 << 10
+	// evtSmallRead is the most readSmall reads: a record header, a cursor.
+	evtSmallRead = 64
 	// evtMaxInterned bounds the source/computer/SID intern tables so a
 	// hostile file cannot grow them without limit.
 	evtMaxInterned = 4096
@@ -143,11 +146,16 @@ type evtReader struct {
 	deadStart int64
 	deadLen   int64
 	deadPos   int64
+	// damagedBudget bounds the bytes decoded for partly overwritten
+	// deleted records, which the scan steps over 4 bytes at a time.
+	damagedBudget int64
+	budgetSpent   bool
 
 	names   map[string]string // interned source and computer names
 	sids    map[string]string // interned SID strings
 	scratch []byte            // UTF-8 of one record's insertion strings
 	ends    []int
+	small   [evtSmallRead]byte
 }
 
 func openEVT(f *os.File, path string, opts Options) (Reader, error) {
@@ -308,12 +316,50 @@ func (r *evtReader) read(off int64, n int) ([]byte, error) {
 	return buf, nil
 }
 
+// readSmall returns n (at most evtSmallRead) bytes at off in the circular
+// buffer without moving the window, so probing scattered offsets (record
+// tails, candidate signatures) costs a small read, not a window reload.
+func (r *evtReader) readSmall(off int64, n int) ([]byte, error) {
+	if n > evtSmallRead {
+		return nil, fmt.Errorf("read %s: small read of %d bytes", r.path, n)
+	}
+	buf := r.small[:n]
+	for got := 0; got < n; {
+		if off == r.hi {
+			off = r.lo
+		}
+		k := int(min(int64(n-got), r.hi-off))
+		if off >= r.winOff && off+int64(k) <= r.winOff+int64(len(r.win)) {
+			copy(buf[got:], r.win[off-r.winOff:])
+		} else if m, err := r.src.ReadAt(buf[got:got+k], off); m < k {
+			if err == nil || errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, fmt.Errorf("read %s at offset %d: %w", r.path, off, err)
+		}
+		got, off = got+k, off+int64(k)
+	}
+	return buf, nil
+}
+
 func (r *evtReader) u32(off int64) (uint32, error) {
-	b, err := r.read(off, 4)
+	b, err := r.readSmall(off, 4)
 	if err != nil {
 		return 0, err
 	}
 	return binary.LittleEndian.Uint32(b), nil
+}
+
+// peek returns up to n bytes from off (not past the end of the file),
+// from the window when it holds them, else from a window loaded at off.
+func (r *evtReader) peek(off int64, n int) ([]byte, error) {
+	n = int(min(int64(n), r.hi-off))
+	if off >= r.winOff && off < r.winOff+int64(len(r.win)) {
+		if b := r.win[off-r.winOff:]; len(b) >= min(n, evtSmallRead) {
+			return b[:min(len(b), n)], nil
+		}
+	}
+	return r.readLinear(off, min(n, evtWindowSize))
 }
 
 // find returns the distance from `from` of the first 4-byte-aligned
@@ -331,10 +377,14 @@ func (r *evtReader) find(ctx context.Context, from, length int64, pat []byte) (i
 			walked += a
 			continue
 		}
-		seg := min(r.hi-off, length-walked, evtWindowSize)
-		b, err := r.readLinear(off, int(min(seg+3, r.hi-off)))
+		seg := min(r.hi-off, length-walked) // candidate starts left in this pass
+		b, err := r.peek(off, int(min(seg+3, evtWindowSize)))
 		if err != nil {
 			return 0, false, err
+		}
+		if len(b) < 4 {
+			walked += seg
+			continue
 		}
 		for i := 0; i+4 <= len(b); {
 			j := bytes.Index(b[i:], pat)
@@ -346,7 +396,7 @@ func (r *evtReader) find(ctx context.Context, from, length int64, pat []byte) (i
 			}
 			i += j + 1
 		}
-		walked += seg
+		walked += min(seg, int64(len(b)-3))
 	}
 	return 0, false, nil
 }
@@ -419,7 +469,7 @@ func (r *evtReader) locate(ctx context.Context) error {
 
 // cursorAt returns the end-of-file record at off, or nil if there is none.
 func (r *evtReader) cursorAt(off int64) (*evtCursor, error) {
-	b, err := r.read(off, evtEOFSize)
+	b, err := r.readSmall(off, evtEOFSize)
 	if err != nil {
 		return nil, err
 	}
@@ -550,7 +600,8 @@ func (r *evtReader) startWithoutCursor(ctx context.Context) error {
 }
 
 // recordFrameAt reports whether a record that fits in room bytes starts
-// at off: size, signature and trailing size agree.
+// at off: size, signature and trailing size agree. It reads only those
+// three fields.
 func (r *evtReader) recordFrameAt(off, room int64) (bool, error) {
 	n, err := r.u32(off)
 	if err != nil {
@@ -559,15 +610,26 @@ func (r *evtReader) recordFrameAt(off, room int64) (bool, error) {
 	if n < evtMinRecordSize || n > evtMaxRecordSize || int64(n) > room || int64(n) > r.ringCap() {
 		return false, nil
 	}
-	sig, err := r.read(r.ringAt(off, 4), 4)
-	if err != nil {
+	sig, err := r.readSmall(r.ringAt(off, 4), 4)
+	if err != nil || !bytes.Equal(sig, evtRecordSignature) {
 		return false, err
-	}
-	if !bytes.Equal(sig, evtRecordSignature) {
-		return false, nil
 	}
 	tail, err := r.u32(r.ringAt(off, int64(n)-4))
 	return err == nil && tail == n, err
+}
+
+// recordAt returns the record that starts at off if its frame is valid
+// and it fits in room bytes, else nil. The bytes are valid until the next
+// read.
+func (r *evtReader) recordAt(off, room int64) ([]byte, error) {
+	if ok, err := r.recordFrameAt(off, room); !ok || err != nil {
+		return nil, err
+	}
+	n, err := r.u32(off)
+	if err != nil {
+		return nil, err
+	}
+	return r.read(off, int(n))
 }
 
 // findRecord returns the distance from `from` of the first aligned record
@@ -602,6 +664,7 @@ func (r *evtReader) setDead(cursorOff int64) {
 		r.deadLen = 0
 	}
 	r.deadPos = 0
+	r.damagedBudget = 4*r.ringCap() + 1<<20
 	r.state = evtStateDead
 }
 
@@ -619,19 +682,14 @@ func (r *evtReader) nextLive(ctx context.Context) (*Event, error) {
 		return nil, nil
 	}
 	off := r.ringAt(r.start, r.pos)
-	room := r.liveLen - r.pos
-	ok, err := r.recordFrameAt(off, room)
+	b, err := r.recordAt(off, r.liveLen-r.pos)
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
+	if b == nil {
 		return nil, r.resync(ctx, off)
 	}
-	n, _ := r.u32(off)
-	b, err := r.read(off, int(n))
-	if err != nil {
-		return nil, err
-	}
+	n := len(b)
 	r.pos += int64(n)
 	id := binary.LittleEndian.Uint32(b[8:])
 	r.lastID = id
@@ -689,7 +747,7 @@ func (r *evtReader) describeDamage(off int64) (string, uint32) {
 	if err != nil {
 		return err.Error(), 0
 	}
-	sig, err := r.read(r.ringAt(off, 4), 4)
+	sig, err := r.readSmall(r.ringAt(off, 4), 4)
 	if err != nil {
 		return err.Error(), 0
 	}
@@ -739,12 +797,15 @@ func (r *evtReader) nextDead(ctx context.Context) (*Event, error) {
 	if n < evtMinRecordSize || n > evtMaxRecordSize || int64(n) > r.ringCap() {
 		return nil, nil
 	}
-	b, err := r.read(off, int(n))
+	tail, err := r.u32(r.ringAt(off, int64(n)-4))
 	if err != nil {
 		return nil, err
 	}
-	tail := binary.LittleEndian.Uint32(b[n-4:])
 	if tail == n {
+		b, err := r.read(off, int(n))
+		if err != nil {
+			return nil, err
+		}
 		r.deadPos = recPos + int64(n)
 		ev, _ := r.decode(b, off, true)
 		return ev, nil
@@ -752,12 +813,44 @@ func (r *evtReader) nextDead(ctx context.Context) (*Event, error) {
 	// The record's tail was overwritten. Keep it when everything its header
 	// points at is still in bounds: its header fields are the evidence, and
 	// Err warns that the strings may be cut or mixed with newer bytes.
+	// Such candidates do not advance the scan by their size, so the bytes
+	// spent decoding them are budgeted against hostile files.
+	if hdr, err := r.readSmall(off, evtRecordHeaderSize); err != nil {
+		return nil, err
+	} else if !evtOffsetsInBounds(hdr, n) {
+		return nil, nil
+	}
+	if r.damagedBudget -= int64(n); r.damagedBudget < 0 {
+		if !r.budgetSpent {
+			r.budgetSpent = true
+			r.problem(off, 0, 0, "too many partly overwritten deleted records; no longer recovering them")
+		}
+		return nil, nil
+	}
+	b, err := r.read(off, int(n))
+	if err != nil {
+		return nil, err
+	}
 	ev, decErr := r.decode(b, off, true)
 	if ev == nil || decErr != nil {
 		return nil, nil
 	}
 	ev.Err = fmt.Sprintf("deleted record partly overwritten: trailing size %d does not match record size %d; insertion strings and data may be cut or foreign", tail, n)
 	return ev, nil
+}
+
+// evtOffsetsInBounds reports whether the SID, strings and data a record
+// header (its first 0x38 bytes) points at lie within a record of n bytes.
+func evtOffsetsInBounds(h []byte, n uint32) bool {
+	le := binary.LittleEndian
+	end := uint64(n) - 4
+	in := func(off, size uint32) bool {
+		return size == 0 || uint64(off) >= evtRecordHeaderSize && uint64(off)+uint64(size) <= end
+	}
+	strOff := uint64(le.Uint32(h[36:]))
+	return in(le.Uint32(h[44:]), le.Uint32(h[40:])) &&
+		in(le.Uint32(h[52:]), le.Uint32(h[48:])) &&
+		(le.Uint16(h[26:]) == 0 || strOff >= evtRecordHeaderSize && strOff <= end)
 }
 
 // --- record decoding -------------------------------------------------------
@@ -962,6 +1055,7 @@ func utf16z(b []byte, p, end int) (raw []byte, next int, ok bool) {
 // appendUTF16 appends the UTF-8 form of UTF-16LE code units; unpaired
 // surrogates become U+FFFD.
 func appendUTF16(dst, b []byte) []byte {
+	dst = slices.Grow(dst, len(b)/2)
 	for i := 0; i+1 < len(b); i += 2 {
 		u := rune(b[i]) | rune(b[i+1])<<8
 		switch {
