@@ -12,8 +12,6 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/text/encoding/charmap"
-	"golang.org/x/text/encoding/unicode"
-	"golang.org/x/text/transform"
 )
 
 // decodeTextHead returns the start of a text input as UTF-8, handling the
@@ -126,15 +124,85 @@ func newTextSource(r io.Reader) *textSource {
 	case len(head) >= 4 && head[1] == 0 && head[3] == 0 && head[0] != 0:
 		s.enc = encUTF16LE
 	}
-	switch s.enc {
-	case encUTF16LE:
+	if s.enc != encUTF8 {
 		br.Discard(int(s.bom)) //nolint:errcheck // Peek proved the bytes are there
-		s.r = transform.NewReader(br, unicode.UTF16(unicode.LittleEndian, unicode.IgnoreBOM).NewDecoder())
-	case encUTF16BE:
-		br.Discard(int(s.bom)) //nolint:errcheck // Peek proved the bytes are there
-		s.r = transform.NewReader(br, unicode.UTF16(unicode.BigEndian, unicode.IgnoreBOM).NewDecoder())
+		s.r = &utf16Reader{r: br, bigEndian: s.enc == encUTF16BE}
 	}
 	return s
+}
+
+// utf16Reader decodes UTF-16 to UTF-8. Every unpaired surrogate becomes
+// one U+FFFD, which srcLen relies on to map offsets back; x/text's decoder
+// folds some pairs of bad surrogates into a single U+FFFD.
+type utf16Reader struct {
+	r         io.Reader
+	bigEndian bool
+	src       []byte // input not decoded yet (at most an incomplete pair)
+	out       []byte
+	off       int // out[off:] is pending
+	err       error
+}
+
+func (u *utf16Reader) Read(p []byte) (int, error) {
+	for u.off == len(u.out) {
+		if u.err != nil {
+			return 0, u.err
+		}
+		u.fill()
+	}
+	n := copy(p, u.out[u.off:])
+	u.off += n
+	return n, nil
+}
+
+func (u *utf16Reader) unit(b []byte) rune {
+	if u.bigEndian {
+		return rune(b[0])<<8 | rune(b[1])
+	}
+	return rune(b[0]) | rune(b[1])<<8
+}
+
+func (u *utf16Reader) fill() {
+	if cap(u.src) == 0 {
+		u.src = make([]byte, 0, 64<<10)
+	}
+	n, err := u.r.Read(u.src[len(u.src):cap(u.src)])
+	u.src = u.src[:len(u.src)+n]
+	if err != nil {
+		u.err = err
+	}
+	eof := u.err != nil
+	s := u.src
+	u.out, u.off = u.out[:0], 0
+	i := 0
+	for i+1 < len(s) {
+		c := u.unit(s[i:])
+		switch {
+		case utf16.IsSurrogate(c) && c < 0xDC00: // leading surrogate
+			if i+3 >= len(s) && !eof {
+				goto done // wait for its partner
+			}
+			if i+3 < len(s) {
+				if c2 := u.unit(s[i+2:]); c2 >= 0xDC00 && c2 < 0xE000 {
+					u.out = utf8.AppendRune(u.out, utf16.DecodeRune(c, c2))
+					i += 4
+					continue
+				}
+			}
+			u.out = utf8.AppendRune(u.out, utf8.RuneError)
+		case utf16.IsSurrogate(c):
+			u.out = utf8.AppendRune(u.out, utf8.RuneError)
+		default:
+			u.out = utf8.AppendRune(u.out, c)
+		}
+		i += 2
+	}
+	if eof && i < len(s) { // a lone trailing byte
+		u.out = utf8.AppendRune(u.out, utf8.RuneError)
+		i = len(s)
+	}
+done:
+	u.src = append(u.src[:0], s[i:]...)
 }
 
 // Read reads UTF-8 text.

@@ -993,27 +993,55 @@ func (s *xmlScanner) startTag(d []byte, i int, b *eventBuilder) (int, error) {
 	return j, nil
 }
 
-// skipDirective returns the length of a <!...> declaration, honouring
-// quotes and nested brackets as in a DOCTYPE internal subset, or -1.
+// skipDirective returns the length of a <!...> declaration, or -1 if it
+// does not end. It follows encoding/xml exactly, so both agree on where
+// the markup resumes: the character after "<!" is taken as is, quoted
+// text and nested <...> are skipped, and so are <!-- comments -->.
 func skipDirective(d []byte) int {
+	if len(d) < 3 {
+		return -1
+	}
 	depth := 0
 	var quote byte
-	for i := 2; i < len(d); i++ {
+	for i := 3; i < len(d); {
 		c := d[i]
+		if quote == 0 && c == '>' && depth == 0 {
+			return i + 1
+		}
+		i++
+	handle:
 		switch {
+		case c == quote:
+			quote = 0
 		case quote != 0:
-			if c == quote {
-				quote = 0
-			}
-		case c == '"' || c == '\'':
+		case c == '\'' || c == '"':
 			quote = c
-		case c == '<':
-			depth++
 		case c == '>':
-			if depth == 0 {
-				return i + 1
-			}
 			depth--
+		case c == '<':
+			for _, want := range []byte("!--") {
+				if i >= len(d) {
+					return -1
+				}
+				c = d[i]
+				i++
+				if c != want {
+					depth++
+					goto handle
+				}
+			}
+			var b0, b1 byte
+			for {
+				if i >= len(d) {
+					return -1
+				}
+				c = d[i]
+				i++
+				if b0 == '-' && b1 == '-' && c == '>' {
+					break
+				}
+				b0, b1 = b1, c
+			}
 		}
 	}
 	return -1

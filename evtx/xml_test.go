@@ -551,3 +551,21 @@ func TestXMLScannerMatchesEncodingXML(t *testing.T) {
 	require.True(t, requireSameAsEncodingXML(t, []byte(scm7023)))
 	require.True(t, requireSameAsEncodingXML(t, []byte("<Event a = \"x&#13;&#10;y\" b='&lt;&quot;&apos;\r\n'><!-- c --><?pi x?><EventData><Data Name=\"a&#x9;b\">x&#13;&#10;y<![CDATA[<&>\r\n]]>z\r\nw\rv</Data></EventData></Event>")))
 }
+
+// TestXMLReaderUTF16Offsets: offsets stay exact in UTF-16 input holding a
+// surrogate pair and unpaired surrogates before an event.
+func TestXMLReaderUTF16Offsets(t *testing.T) {
+	var in []byte
+	in = append(in, 0xFF, 0xFE)             // BOM
+	in = append(in, 0x3D, 0xD8, 0x00, 0xDE) // U+1F600, a surrogate pair
+	in = append(in, 0x30, 0xDC, 0x30, 0xDC) // two unpaired trailing surrogates
+	in = append(in, 0x00, 0xD8, 'x', 0)     // an unpaired leading surrogate
+	want := int64(len(in))
+	for _, c := range "<Event><System><EventRecordID>7</EventRecordID></System></Event>" {
+		in = append(in, byte(c), 0)
+	}
+	for _, r := range []io.Reader{bytes.NewReader(in), &oneByteReader{in}} {
+		events := drainXML(t, r)
+		require.Equal(t, []string{strconv.FormatInt(want, 10) + " 7 "}, events)
+	}
+}
