@@ -194,7 +194,7 @@ func (r *AuditReport) ranges(f *Facts) {
 func excludedRanges(ex []ExcludedRange) []PortRange {
 	var out []PortRange
 	for _, e := range ex {
-		out = append(out, e.PortRange)
+		out = append(out, e.Range)
 	}
 	return MergeRanges(out)
 }

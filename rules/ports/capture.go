@@ -311,7 +311,7 @@ func (l *loader) finish() (*Snapshot, *Facts) {
 	}
 	f := l.facts
 	for proto, rs := range f.Excluded {
-		slices.SortFunc(rs, func(a, b ExcludedRange) int { return int(a.First) - int(b.First) })
+		slices.SortFunc(rs, func(a, b ExcludedRange) int { return int(a.Range.First) - int(b.Range.First) })
 		f.Excluded[proto] = rs
 	}
 	return s, f

@@ -31,8 +31,8 @@ type Facts struct {
 // administrator added (netsh prints them with "*"), the others are taken at
 // run time by components such as Hyper-V or WinNAT.
 type ExcludedRange struct {
-	PortRange
-	Administered bool `json:"administered,omitempty"`
+	Range        PortRange `json:"range"`
+	Administered bool      `json:"administered,omitempty"`
 }
 
 // TcpipParams are the values under HKLM\SYSTEM\CurrentControlSet\Services\

@@ -21,9 +21,10 @@ import (
 // tables of the caller's network namespace (/proc/net/{tcp,tcp6,udp,udp6}),
 // then each process's fd table (/proc/PID/fd, socket:[inode] links) to find
 // the owners, then image, path, start time and systemd service per owner.
-// Sockets no process holds (TIME_WAIT) and sockets whose owner cannot be
-// found (a process the caller may not inspect, or one that ended during the
-// scan) are left out; run as root to see every owner.
+// Sockets no process holds (TIME_WAIT) are left out. Sockets whose owner
+// cannot be found (a process the caller may not inspect, or one that ended
+// during the scan) are kept with PID UnknownPID, since their port is taken
+// all the same; run as root to see every owner.
 func Live(ctx context.Context) (*Snapshot, error) {
 	return liveProc(ctx, "/proc", time.Now)
 }
@@ -77,11 +78,11 @@ func liveProc(ctx context.Context, root string, now func() time.Time) (*Snapshot
 	for _, s := range socks {
 		pid := owners[s.inode]
 		if pid < 0 {
-			continue
+			pid = UnknownPID
 		}
 		s.b.PID = pid
 		snap.Bindings = append(snap.Bindings, s.b)
-		if _, ok := snap.Processes[pid]; !ok {
+		if _, ok := snap.Processes[pid]; !ok && pid != UnknownPID {
 			snap.Processes[pid] = procInfo(root, pid)
 		}
 	}

@@ -135,7 +135,7 @@ func parseNetshExcluded(l *loader, file string, lines []string) (int, CaptureKin
 				l.problemf(file, i+1, "%v", err)
 				continue
 			}
-			list = append(list, ExcludedRange{PortRange: r, Administered: m[3] == "*"})
+			list = append(list, ExcludedRange{Range: r, Administered: m[3] == "*"})
 			n++
 		}
 		l.facts.Excluded[proto] = list

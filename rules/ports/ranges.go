@@ -32,6 +32,25 @@ func (r PortRange) Display() string {
 	return fmt.Sprintf("%d–%d", r.First, r.Last)
 }
 
+// MarshalText renders the range as "2883" or "1645-1646", which keeps
+// JSON of a 2,500-port pool short.
+func (r PortRange) MarshalText() ([]byte, error) {
+	if r.First == r.Last {
+		return strconv.AppendUint(nil, uint64(r.First), 10), nil
+	}
+	return []byte(r.String()), nil
+}
+
+// UnmarshalText reads what MarshalText writes.
+func (r *PortRange) UnmarshalText(b []byte) error {
+	x, err := ParsePortRange(string(b))
+	if err != nil {
+		return err
+	}
+	*r = x
+	return nil
+}
+
 // ParsePortRange parses "1645-1646", "2883" or "4000 - 5000".
 func ParsePortRange(s string) (PortRange, error) {
 	s = strings.TrimSpace(s)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -307,8 +308,8 @@ func (r PortsReport) WriteText(w io.Writer) error {
 		r.writePort(bw)
 		return bw.Flush()
 	}
-	fmt.Fprintf(bw, "%s sockets held by %s processes; %s, %s\n\n",
-		FormatCount(r.Sockets), FormatCount(procs), sourceText(r.Source), FormatTime(r.Taken))
+	fmt.Fprintf(bw, "%s held by %s; %s, %s\n\n",
+		plural(r.Sockets, "socket"), plural(procs, "process"), sourceText(r.Source), FormatTime(r.Taken))
 	if procs == 0 {
 		return bw.Flush()
 	}
@@ -320,7 +321,7 @@ func (r PortsReport) WriteText(w io.Writer) error {
 	fmt.Fprintf(bw, "%7s  %-*s  %-*s  %5s  %6s  %s\n", "PID", imgW, "IMAGE", svcW, "SERVICES", "TCP", "UDP", "LISTENING PORTS")
 	notes := 0
 	for _, p := range r.Processes {
-		line := fmt.Sprintf("%7d  %-*s  %-*s  %5s  %6s  %s", p.PID, imgW, clipText(imageText(p), imgW), svcW, clipText(servicesText(p.Services), svcW),
+		line := fmt.Sprintf("%7s  %-*s  %-*s  %5s  %6s  %s", pidText(p.PID), imgW, clipText(imageText(p), imgW), svcW, clipText(servicesText(p.Services), svcW),
 			FormatCount(p.TCP), FormatCount(p.UDP), PortsText(p))
 		if f := FlagsText(p); f != "" {
 			line += "  !! " + f
@@ -362,6 +363,10 @@ func (r PortsReport) writePort(bw *bufio.Writer) {
 			if !b.Listening() {
 				what = strings.ToLower(b.State) + " to " + b.Remote
 			}
+			if b.PID == UnknownPID {
+				fmt.Fprintf(bw, "%s/%d: a process this user may not inspect (run as root or administrator) on %s, %s\n", proto, r.Port, b.Addr, what)
+				continue
+			}
 			fmt.Fprintf(bw, "%s/%d: %s (PID %d) on %s, %s", proto, r.Port, imageText(p), b.PID, b.Addr, what)
 			if len(p.Services) > 0 {
 				fmt.Fprintf(bw, "; services %s", strings.Join(p.Services, ", "))
@@ -375,6 +380,17 @@ func (r PortsReport) writePort(bw *bufio.Writer) {
 	}
 }
 
+// plural renders "1 socket", "2,500 sockets", "3 processes".
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	if strings.HasSuffix(word, "s") {
+		return FormatCount(n) + " " + word + "es"
+	}
+	return FormatCount(n) + " " + word + "s"
+}
+
 // clipText shortens s to w runes, marking the cut with "~".
 func clipText(s string, w int) string {
 	r := []rune(s)
@@ -382,6 +398,18 @@ func clipText(s string, w int) string {
 		return s
 	}
 	return string(r[:w-1]) + "~"
+}
+
+// UnknownPID marks bindings whose owner could not be seen (on Linux, a
+// process of another user when not running as root). The port is still
+// taken, so such bindings are kept.
+const UnknownPID = -1
+
+func pidText(pid int) string {
+	if pid == UnknownPID {
+		return "?"
+	}
+	return strconv.Itoa(pid)
 }
 
 func imageText(p ProcessSummary) string {

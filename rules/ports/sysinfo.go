@@ -147,14 +147,14 @@ func parseProcessList(l *loader, file string, lines []string) (int, CaptureKind)
 			return
 		}
 		defer clear(rec)
-		pidText, ok := rec["processid"]
+		pidStr, ok := rec["processid"]
 		if !ok {
 			l.problemf(file, start+1, "process block without ProcessId")
 			return
 		}
-		pid, err := strconv.Atoi(pidText)
+		pid, err := strconv.Atoi(pidStr)
 		if err != nil {
-			l.problemf(file, start+1, "bad ProcessId %q", pidText)
+			l.problemf(file, start+1, "bad ProcessId %q", pidStr)
 			return
 		}
 		l.setImage(pid, rec["name"])
