@@ -2,6 +2,7 @@ package evtx_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -554,5 +555,85 @@ func TestEVTChannelFromFileName(t *testing.T) {
 		evs, _ := readAllEVT(t, path, evtx.Options{})
 		require.Len(t, evs, 1)
 		require.Equal(t, want, evs[0].Channel, name)
+	}
+}
+
+// rotateEVT turns a log into the same log with its circular buffer rotated
+// by k bytes, the way it would lie after the service had wrapped: every
+// record, the cursor and the dead space move k bytes back around the
+// buffer, and the header and cursor offsets follow.
+func rotateEVT(b []byte, k int, dirty bool) []byte {
+	le := binary.LittleEndian
+	const lo = 0x30
+	ring := len(b) - lo
+	out := make([]byte, len(b))
+	copy(out, b[:lo])
+	for i := 0; i < ring; i++ {
+		out[lo+(i-k+ring)%ring] = b[lo+i]
+	}
+	move := func(off uint32) uint32 { return uint32(lo + (int(off)-lo-k+2*ring)%ring) }
+	eof := move(le.Uint32(b[20:]))
+	put := func(off uint32, v uint32) { // a cursor field may itself wrap
+		var f [4]byte
+		le.PutUint32(f[:], v)
+		for i := range f {
+			out[lo+(int(off)-lo+i)%ring] = f[i]
+		}
+	}
+	start := move(le.Uint32(b[16:]))
+	put(eof+20, start)
+	put(eof+24, eof)
+	le.PutUint32(out[16:], start)
+	le.PutUint32(out[20:], eof)
+	le.PutUint32(out[36:], le.Uint32(b[36:])|2)
+	if dirty {
+		le.PutUint32(out[20:], 0x30) // stale
+		le.PutUint32(out[36:], le.Uint32(out[36:])|1)
+	}
+	return out
+}
+
+// TestEVTEveryWrapPosition rotates a small log through every 4-byte
+// position of its buffer, so that each record, each field of the record
+// header and the end-of-file record are in turn split across the end of
+// the file, and checks the same records come back.
+func TestEVTEveryWrapPosition(t *testing.T) {
+	evs := sbsEvents(5)
+	evs[2].UserSID = "S-1-5-20"
+	evs[3].Binary = []byte("binary data")
+	dir := t.TempDir()
+	base := filepath.Join(dir, "AppEvent.Evt")
+	// 64 bytes of dead space stay somewhere in the buffer.
+	var probe bytes.Buffer
+	require.NoError(t, evtxtest.WriteEVT(&probe, evs, evtxtest.EVTOptions{}))
+	require.NoError(t, evtxtest.WriteEVTFile(base, evs, evtxtest.EVTOptions{MaxSize: uint32(probe.Len() + 64)}))
+	want, problems := readAllEVT(t, base, evtx.Options{})
+	require.Empty(t, problems)
+	require.Len(t, want, len(evs))
+	b, err := os.ReadFile(base)
+	require.NoError(t, err)
+
+	_, err = exec.LookPath("evtexport")
+	haveLibevt := err == nil
+	ring := len(b) - 0x30
+	for k := 4; k < ring; k += 4 {
+		for _, dirty := range []bool{false, true} {
+			path := filepath.Join(dir, "AppEvent.Evt")
+			require.NoError(t, os.WriteFile(path, rotateEVT(b, k, dirty), 0o644))
+			got, problems := readAllEVT(t, path, evtx.Options{})
+			require.Empty(t, problems, "rotation %d dirty %v", k, dirty)
+			require.Len(t, got, len(want), "rotation %d dirty %v", k, dirty)
+			for i := range want {
+				w := *want[i]
+				w.Origin.Offset = got[i].Origin.Offset
+				require.Equal(t, w, *got[i], "rotation %d dirty %v record %d", k, dirty, i)
+			}
+			// libevt agrees that these are valid wrapped logs.
+			if haveLibevt && !dirty && k%52 == 0 {
+				items, err := evtxtest.Evtexport(context.Background(), path, "items")
+				require.NoError(t, err)
+				require.Len(t, items, len(evs), "libevt, rotation %d", k)
+			}
+		}
 	}
 }
