@@ -22,20 +22,21 @@ import (
 	"github.com/evtwatch/evtwatch/evtx"
 	"github.com/evtwatch/evtwatch/notify"
 	"github.com/evtwatch/evtwatch/notify/email"
+	"github.com/evtwatch/evtwatch/notify/notifytest"
 	"github.com/evtwatch/evtwatch/rules"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
-const password = "s3cr3t-SMTP-pa55"
+const password = notifytest.Password
 
 var fixedNow = time.Date(2024, 3, 5, 14, 10, 0, 0, time.UTC)
 
 // config loads an email section the way the config file is loaded; extra
 // holds more "key: value" lines for notify.email.
-func config(t *testing.T, s *testServer, extra ...string) *notify.EmailConfig {
+func config(t *testing.T, s *notifytest.SMTPServer, extra ...string) *notify.EmailConfig {
 	t.Helper()
-	y := fmt.Sprintf("email:\n  host: 127.0.0.1\n  port: %d\n  from: \"evtwatch <alerts@example.com>\"\n  to: [ops@example.com, oncall@example.com]\n", s.port)
+	y := fmt.Sprintf("email:\n  host: 127.0.0.1\n  port: %d\n  from: \"evtwatch <alerts@example.com>\"\n  to: [ops@example.com, oncall@example.com]\n", s.Port)
 	for _, e := range extra {
 		y += "  " + e + "\n"
 	}
@@ -49,7 +50,7 @@ func config(t *testing.T, s *testServer, extra ...string) *notify.EmailConfig {
 	return c.Email
 }
 
-func withCA(s *testServer) string { return "ca_file: " + s.caFile }
+func withCA(s *notifytest.SMTPServer) string { return "ca_file: " + s.CAFile }
 
 const withAuth = `username: alerts@example.com
   password: ${SMTP_PASSWORD}`
@@ -136,13 +137,13 @@ func sampleResolved() notify.Alert {
 }
 
 func TestSendStartTLSWithPlainAuth(t *testing.T) {
-	s := newTestServer(t, serverOptions{})
+	s := notifytest.NewSMTPServer(t, notifytest.SMTPOptions{})
 	n := newNotifier(t, config(t, s, withCA(s), withAuth, "auth: plain"))
 	retry, err := send(t, n, notify.SampleAlert(fixedNow))
 	require.NoError(t, err)
 	require.False(t, retry)
 
-	msgs := s.messages()
+	msgs := s.Messages()
 	require.Len(t, msgs, 1)
 	got := msgs[0]
 	require.True(t, got.TLS, "STARTTLS before anything else")
@@ -168,23 +169,23 @@ func TestSendStartTLSWithPlainAuth(t *testing.T) {
 
 func TestAuthMechanisms(t *testing.T) {
 	for name, tc := range map[string]struct {
-		opts     serverOptions
+		opts     notifytest.SMTPOptions
 		extra    []string
 		wantMech string
 		wantTLS  bool
 	}{
 		"login over starttls":     {extra: []string{withAuth, "auth: login"}, wantMech: "LOGIN", wantTLS: true},
 		"auto picks plain on TLS": {extra: []string{withAuth}, wantMech: "PLAIN", wantTLS: true},
-		"cram-md5 without TLS":    {opts: serverOptions{noTLS: true, insecure: true}, extra: []string{withAuth, "auth: cram-md5", "tls: none"}, wantMech: "CRAM-MD5"},
-		"no auth, no TLS":         {opts: serverOptions{noTLS: true}, extra: []string{"tls: none"}},
-		"implicit TLS":            {opts: serverOptions{implicitTLS: true}, extra: []string{withAuth, "tls: tls"}, wantMech: "PLAIN", wantTLS: true},
+		"cram-md5 without TLS":    {opts: notifytest.SMTPOptions{NoTLS: true, Insecure: true}, extra: []string{withAuth, "auth: cram-md5", "tls: none"}, wantMech: "CRAM-MD5"},
+		"no auth, no TLS":         {opts: notifytest.SMTPOptions{NoTLS: true}, extra: []string{"tls: none"}},
+		"implicit TLS":            {opts: notifytest.SMTPOptions{ImplicitTLS: true}, extra: []string{withAuth, "tls: tls"}, wantMech: "PLAIN", wantTLS: true},
 	} {
 		t.Run(name, func(t *testing.T) {
-			s := newTestServer(t, tc.opts)
+			s := notifytest.NewSMTPServer(t, tc.opts)
 			n := newNotifier(t, config(t, s, append(tc.extra, withCA(s))...))
 			_, err := send(t, n, notify.SampleAlert(fixedNow))
 			require.NoError(t, err)
-			msgs := s.messages()
+			msgs := s.Messages()
 			require.Len(t, msgs, 1)
 			require.Equal(t, tc.wantMech, msgs[0].Mech)
 			require.Equal(t, tc.wantTLS, msgs[0].TLS)
@@ -197,33 +198,33 @@ func TestSendFailures(t *testing.T) {
 		return &smtp.SMTPError{Code: code, EnhancedCode: smtp.EnhancedCode{code / 100, 0, 0}, Message: msg}
 	}
 	for name, tc := range map[string]struct {
-		opts      serverOptions
-		setup     func(*testServer)
+		opts      notifytest.SMTPOptions
+		setup     func(*notifytest.SMTPServer)
 		extra     []string
 		noCA      bool
 		wantRetry bool
 		wantErr   string
 	}{
 		"421 at the greeting": {
-			setup: func(s *testServer) {
-				s.onSession = func(*smtp.Conn) error { return smtpErr(421, "too busy, try later") }
+			setup: func(s *notifytest.SMTPServer) {
+				s.SetHooks(notifytest.SMTPHooks{OnSession: func(*smtp.Conn) error { return smtpErr(421, "too busy, try later") }})
 			},
 			wantRetry: true, wantErr: "421",
 		},
 		"451 on DATA": {
-			setup: func(s *testServer) {
-				s.onData = func(*smtp.Conn) error { return smtpErr(451, "local error in processing") }
+			setup: func(s *notifytest.SMTPServer) {
+				s.SetHooks(notifytest.SMTPHooks{OnData: func(*smtp.Conn) error { return smtpErr(451, "local error in processing") }})
 			},
 			wantRetry: true, wantErr: "451",
 		},
 		"550 unknown recipient": {
-			setup: func(s *testServer) {
-				s.onRcpt = func(to string) error {
+			setup: func(s *notifytest.SMTPServer) {
+				s.SetHooks(notifytest.SMTPHooks{OnRcpt: func(to string) error {
 					if to == "oncall@example.com" {
 						return smtpErr(550, "no such user")
 					}
 					return nil
-				}
+				}})
 			},
 			wantRetry: false, wantErr: "550",
 		},
@@ -232,13 +233,13 @@ func TestSendFailures(t *testing.T) {
 			wantRetry: false, wantErr: "535",
 		},
 		"connection dropped during DATA": {
-			setup: func(s *testServer) {
-				s.onData = func(c *smtp.Conn) error { c.Conn().Close(); return errors.New("gone") }
+			setup: func(s *notifytest.SMTPServer) {
+				s.SetHooks(notifytest.SMTPHooks{OnData: func(c *smtp.Conn) error { c.Conn().Close(); return errors.New("gone") }})
 			},
 			wantRetry: true, wantErr: "send email via 127.0.0.1",
 		},
 		"server offers no STARTTLS": {
-			opts:      serverOptions{noTLS: true},
+			opts:      notifytest.SMTPOptions{NoTLS: true},
 			wantRetry: false, wantErr: "does not support STARTTLS",
 		},
 		"certificate not trusted": {
@@ -247,7 +248,7 @@ func TestSendFailures(t *testing.T) {
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			s := newTestServer(t, tc.opts)
+			s := notifytest.NewSMTPServer(t, tc.opts)
 			if tc.setup != nil {
 				tc.setup(s)
 			}
@@ -265,7 +266,7 @@ func TestSendFailures(t *testing.T) {
 			require.NotContains(t, err.Error(), "not-the-password")
 			require.NotContains(t, err.Error(), password)
 			require.NotContains(t, logs.String(), "not-the-password")
-			require.Empty(t, s.messages())
+			require.Empty(t, s.Messages())
 		})
 	}
 }
@@ -275,7 +276,7 @@ func TestNobodyListening(t *testing.T) {
 	require.NoError(t, err)
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	n := newNotifier(t, config(t, &testServer{port: port}))
+	n := newNotifier(t, config(t, &notifytest.SMTPServer{Port: port}))
 	retry, err := send(t, n, notify.SampleAlert(fixedNow))
 	require.True(t, retry)
 	require.ErrorContains(t, err, "connection refused")
@@ -284,10 +285,10 @@ func TestNobodyListening(t *testing.T) {
 // TestSlowServer: a server that never answers DATA is given up on at the
 // context's deadline, not after go-mail's own 15 s timeout.
 func TestSlowServer(t *testing.T) {
-	s := newTestServer(t, serverOptions{})
+	s := notifytest.NewSMTPServer(t, notifytest.SMTPOptions{})
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
-	s.onData = func(*smtp.Conn) error { <-release; return nil }
+	s.SetHooks(notifytest.SMTPHooks{OnData: func(*smtp.Conn) error { <-release; return nil }})
 	n := newNotifier(t, config(t, s, withCA(s)))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
@@ -301,15 +302,15 @@ func TestSlowServer(t *testing.T) {
 
 // TestRetryThrough451: the retry wrapper rides out a 451 from a real server.
 func TestRetryThrough451(t *testing.T) {
-	s := newTestServer(t, serverOptions{})
+	s := notifytest.NewSMTPServer(t, notifytest.SMTPOptions{})
 	calls := 0
-	s.onData = func(*smtp.Conn) error {
+	s.SetHooks(notifytest.SMTPHooks{OnData: func(*smtp.Conn) error {
 		calls++
 		if calls == 1 {
 			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again"}
 		}
 		return nil
-	}
+	}})
 	var slept []time.Duration
 	r := notify.Retry(newNotifier(t, config(t, s, withCA(s))), notify.DefaultBackoff(), nil,
 		notify.WithClock(time.Now, func(_ context.Context, d time.Duration) error { slept = append(slept, d); return nil }))
@@ -317,13 +318,13 @@ func TestRetryThrough451(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, retry)
 	require.Equal(t, []time.Duration{time.Second}, slept)
-	require.Len(t, s.messages(), 1)
+	require.Len(t, s.Messages(), 1)
 }
 
 // TestHeaderInjection: event text with line breaks and markup cannot add
 // headers or recipients, or markup to the HTML part.
 func TestHeaderInjection(t *testing.T) {
-	s := newTestServer(t, serverOptions{})
+	s := notifytest.NewSMTPServer(t, notifytest.SMTPOptions{})
 	a := notify.SampleAlert(fixedNow)
 	a.Finding.Host = "SBSHQ01\r\nBcc: victim@evil.example"
 	a.Finding.Service = "ActiveSync\nX-Injected: yes\r\n\r\n<script>alert(1)</script>"
@@ -336,7 +337,7 @@ func TestHeaderInjection(t *testing.T) {
 	_, err := send(t, n, a)
 	require.NoError(t, err)
 
-	got := s.messages()[0]
+	got := s.Messages()[0]
 	require.Equal(t, []string{"ops@example.com", "oncall@example.com"}, got.To, "no recipient added")
 	m := parseMessage(t, got.Data)
 	for _, h := range []string{"Bcc", "X-Injected", "Reply-To"} {
@@ -352,7 +353,7 @@ func TestHeaderInjection(t *testing.T) {
 }
 
 func TestGoldenMessages(t *testing.T) {
-	s := &testServer{host: "mail.example.com", port: 587}
+	s := &notifytest.SMTPServer{Host: "mail.example.com", Port: 587}
 	n := newNotifier(t, config(t, s))
 
 	eml, err := n.Preview(notify.SampleAlert(fixedNow))

@@ -18,6 +18,7 @@ import (
 
 	"github.com/evtwatch/evtwatch/evtx"
 	"github.com/evtwatch/evtwatch/notify"
+	"github.com/evtwatch/evtwatch/notify/notifytest"
 	"github.com/evtwatch/evtwatch/notify/slack"
 )
 
@@ -25,9 +26,9 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 var fixedNow = time.Date(2024, 3, 5, 14, 10, 0, 0, time.UTC)
 
-func tokenConfig(t *testing.T, f *fakeSlack, token, channel string) *notify.SlackConfig {
+func tokenConfig(t *testing.T, f *notifytest.Slack, token, channel string) *notify.SlackConfig {
 	t.Helper()
-	c, err := notify.ParseConfig([]byte(fmt.Sprintf("slack: {token: %q, channel: %q, api_url: %q}", token, channel, f.apiURL())), "", nil)
+	c, err := notify.ParseConfig([]byte(fmt.Sprintf("slack: {token: %q, channel: %q, api_url: %q}", token, channel, f.APIURL())), "", nil)
 	require.NoError(t, err)
 	return c.Slack
 }
@@ -73,13 +74,13 @@ func indent(t *testing.T, v any) []byte {
 }
 
 func TestPostMessage(t *testing.T) {
-	f := newFakeSlack(t)
-	n := newNotifier(t, tokenConfig(t, f, f.token, "#alerts"), nil)
+	f := notifytest.NewSlack(t)
+	n := newNotifier(t, tokenConfig(t, f, f.Token, "#alerts"), nil)
 	retry, err := post(t, n, notify.SampleAlert(fixedNow))
 	require.NoError(t, err)
 	require.False(t, retry)
 
-	posts := f.accepted()
+	posts := f.Accepted()
 	require.Len(t, posts, 1)
 	p := posts[0]
 	require.Equal(t, "#alerts", p.Channel)
@@ -103,11 +104,11 @@ func TestPostMessage(t *testing.T) {
 }
 
 func TestWebhook(t *testing.T) {
-	f := newFakeSlack(t)
-	n := newNotifier(t, webhookConfig(t, f.webhookURL()), nil)
+	f := notifytest.NewSlack(t)
+	n := newNotifier(t, webhookConfig(t, f.WebhookURL()), nil)
 	_, err := post(t, n, notify.SampleAlert(fixedNow))
 	require.NoError(t, err)
-	posts := f.accepted()
+	posts := f.Accepted()
 	require.Len(t, posts, 1)
 	require.Equal(t, "webhook", posts[0].Kind)
 	golden(t, "webhook.golden.json", indent(t, posts[0].JSON))
@@ -120,8 +121,8 @@ func TestWebhook(t *testing.T) {
 }
 
 func TestDigestAndResolved(t *testing.T) {
-	f := newFakeSlack(t)
-	n := newNotifier(t, webhookConfig(t, f.webhookURL()), nil)
+	f := notifytest.NewSlack(t)
+	n := newNotifier(t, webhookConfig(t, f.WebhookURL()), nil)
 	resolved := notify.SampleAlert(fixedNow.Add(-3 * time.Hour))
 	resolved.Status = notify.StatusResolved
 	resolved.Finding.Evidence = nil
@@ -132,7 +133,7 @@ func TestDigestAndResolved(t *testing.T) {
 
 	_, err := post(t, n, notify.SampleAlert(fixedNow), ias, resolved)
 	require.NoError(t, err)
-	golden(t, "digest.golden.json", indent(t, f.accepted()[0].JSON))
+	golden(t, "digest.golden.json", indent(t, f.Accepted()[0].JSON))
 
 	// A huge digest stays inside Slack's 50-block limit.
 	many := make([]notify.Alert, 40)
@@ -142,7 +143,7 @@ func TestDigestAndResolved(t *testing.T) {
 	}
 	_, err = post(t, n, many...)
 	require.NoError(t, err)
-	last := f.accepted()[1]
+	last := f.Accepted()[1]
 	require.LessOrEqual(t, len(last.Blocks), 50)
 	tail := last.Blocks[len(last.Blocks)-1]["elements"].([]any)[0].(map[string]any)["text"].(string)
 	require.Contains(t, tail, "more not shown here")
@@ -153,8 +154,8 @@ func TestSlackFailures(t *testing.T) {
 		webhook   bool
 		token     string
 		channel   string
-		hook      func(f *fakeSlack) string
-		script    []scriptedReply
+		hook      func(f *notifytest.Slack) string
+		script    []notifytest.SlackReply
 		wantRetry bool
 		wantAfter time.Duration
 		wantErr   string
@@ -162,40 +163,40 @@ func TestSlackFailures(t *testing.T) {
 		"unknown channel": {channel: "#nope", wantErr: "channel_not_found"},
 		"revoked token":   {token: "xoxb-revoked-SECRETTOKEN", wantErr: "invalid_auth"},
 		"rate limited": {
-			script:    []scriptedReply{{status: 429, retryAfter: "3", body: "ratelimited"}},
+			script:    []notifytest.SlackReply{{Status: 429, RetryAfter: "3", Body: "ratelimited"}},
 			wantRetry: true, wantAfter: 3 * time.Second, wantErr: "rate limit",
 		},
-		"server error": {script: []scriptedReply{{status: 500, body: "oops"}}, wantRetry: true, wantErr: "500"},
+		"server error": {script: []notifytest.SlackReply{{Status: 500, Body: "oops"}}, wantRetry: true, wantErr: "500"},
 		"ok false, internal_error": {
-			script:    []scriptedReply{{status: 200, body: `{"ok":false,"error":"internal_error"}`}},
+			script:    []notifytest.SlackReply{{Status: 200, Body: `{"ok":false,"error":"internal_error"}`}},
 			wantRetry: true, wantErr: "internal_error",
 		},
 		"webhook gone": {
-			webhook: true, hook: func(f *fakeSlack) string { return f.srv.URL + "/services/T000/B000/OTHERSECRETHOOK" },
+			webhook: true, hook: func(f *notifytest.Slack) string { return f.Server.URL + "/services/T000/B000/OTHERSECRETHOOK" },
 			wantErr: "404 Not Found: no_service",
 		},
 		"webhook channel archived": {
-			webhook: true, script: []scriptedReply{{status: 410, body: "channel_is_archived"}},
+			webhook: true, script: []notifytest.SlackReply{{Status: 410, Body: "channel_is_archived"}},
 			wantErr: "channel_is_archived",
 		},
-		"webhook bad gateway": {webhook: true, script: []scriptedReply{{status: 502}}, wantRetry: true, wantErr: "502"},
+		"webhook bad gateway": {webhook: true, script: []notifytest.SlackReply{{Status: 502}}, wantRetry: true, wantErr: "502"},
 		"webhook rate limited": {
-			webhook: true, script: []scriptedReply{{status: 429, retryAfter: "30"}},
+			webhook: true, script: []notifytest.SlackReply{{Status: 429, RetryAfter: "30"}},
 			wantRetry: true, wantAfter: 30 * time.Second,
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			f := newFakeSlack(t)
-			f.script(tc.script...)
+			f := notifytest.NewSlack(t)
+			f.Script(tc.script...)
 			var cfg *notify.SlackConfig
 			if tc.webhook {
-				hook := f.webhookURL()
+				hook := f.WebhookURL()
 				if tc.hook != nil {
 					hook = tc.hook(f)
 				}
 				cfg = webhookConfig(t, hook)
 			} else {
-				token, channel := f.token, "#alerts"
+				token, channel := f.Token, "#alerts"
 				if tc.token != "" {
 					token = tc.token
 				}
@@ -217,7 +218,7 @@ func TestSlackFailures(t *testing.T) {
 				require.NotContains(t, err.Error(), secret)
 				require.NotContains(t, logs.String(), secret)
 			}
-			require.Empty(t, f.accepted())
+			require.Empty(t, f.Accepted())
 		})
 	}
 }
@@ -236,8 +237,8 @@ func TestNetworkErrorsHideTheWebhook(t *testing.T) {
 	require.NotContains(t, err.Error(), "SECRETWEBHOOKPATH")
 	require.NotContains(t, err.Error(), "/services/")
 
-	f := newFakeSlack(t)
-	cfg := tokenConfig(t, f, f.token, "#alerts")
+	f := notifytest.NewSlack(t)
+	cfg := tokenConfig(t, f, f.Token, "#alerts")
 	cfg.APIURL = "http://" + addr + "/api/"
 	retry, err = post(t, newNotifier(t, cfg, nil), notify.SampleAlert(fixedNow))
 	require.True(t, retry)
@@ -247,23 +248,23 @@ func TestNetworkErrorsHideTheWebhook(t *testing.T) {
 // TestRetryHonoursRetryAfter: the retry wrapper waits exactly what Slack's
 // 429 asked for, then the message goes through.
 func TestRetryHonoursRetryAfter(t *testing.T) {
-	f := newFakeSlack(t)
-	f.script(scriptedReply{status: 429, retryAfter: "2", body: "ratelimited"}, scriptedReply{status: 503})
+	f := notifytest.NewSlack(t)
+	f.Script(notifytest.SlackReply{Status: 429, RetryAfter: "2", Body: "ratelimited"}, notifytest.SlackReply{Status: 503})
 	var slept []time.Duration
-	r := notify.Retry(newNotifier(t, tokenConfig(t, f, f.token, "#alerts"), nil), notify.DefaultBackoff(), nil,
+	r := notify.Retry(newNotifier(t, tokenConfig(t, f, f.Token, "#alerts"), nil), notify.DefaultBackoff(), nil,
 		notify.WithClock(time.Now, func(_ context.Context, d time.Duration) error { slept = append(slept, d); return nil }))
 	retry, err := r.Notify(context.Background(), notify.SampleAlert(fixedNow))
 	require.NoError(t, err)
 	require.False(t, retry)
 	require.Equal(t, []time.Duration{2 * time.Second, 2 * time.Second}, slept, "Retry-After, then the 2nd backoff step after the 503")
-	require.Len(t, f.accepted(), 1)
+	require.Len(t, f.Accepted(), 1)
 }
 
 // TestEscaping: event text cannot mention @channel, link, or inject
 // mrkdwn, wherever it lands in the message.
 func TestEscaping(t *testing.T) {
-	f := newFakeSlack(t)
-	n := newNotifier(t, tokenConfig(t, f, f.token, "#alerts"), nil)
+	f := notifytest.NewSlack(t)
+	n := newNotifier(t, tokenConfig(t, f, f.Token, "#alerts"), nil)
 	a := notify.SampleAlert(fixedNow)
 	evil := "<!channel> <@U024BE7LH> <https://evil.example|click> @here & ```x``` `y`"
 	a.Finding.Host = "SBSHQ01 " + evil
@@ -274,7 +275,7 @@ func TestEscaping(t *testing.T) {
 	a.Finding.Evidence = append([]evtx.Event{{Provider: "Evil", EventID: 1, Channel: "Application", Time: fixedNow, Message: evil}}, a.Finding.Evidence...)
 	_, err := post(t, n, a)
 	require.NoError(t, err)
-	p := f.accepted()[0]
+	p := f.Accepted()[0]
 
 	checkMrkdwn := func(where, s string) {
 		for _, bad := range []string{"<!", "<@", "<http", "@here"} {

@@ -1,4 +1,4 @@
-package email_test
+package notifytest
 
 import (
 	"crypto/ecdsa"
@@ -18,7 +18,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -26,61 +25,79 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
-	"github.com/stretchr/testify/require"
 )
 
-// testServer is a real SMTP server (github.com/emersion/go-smtp) on
-// 127.0.0.1 with STARTTLS on a certificate made for the test, AUTH PLAIN,
-// LOGIN and CRAM-MD5, and hooks to misbehave.
-type testServer struct {
-	host   string
-	port   int
-	caFile string // PEM of the server's self-signed certificate
+// User and Password are the account the SMTP server accepts.
+const (
+	User     = "alerts@example.com"
+	Password = "s3cr3t-SMTP-pa55"
+)
+
+// SMTPServer is a real SMTP server on 127.0.0.1.
+type SMTPServer struct {
+	Host   string // "127.0.0.1"
+	Port   int
+	CAFile string // PEM of the server's self-signed certificate, to trust it
 
 	mu       sync.Mutex
-	received []received
+	messages []SMTPMessage
 	sessions int
-
-	// Hooks; nil means accept.
-	onSession func(c *smtp.Conn) error
-	onRcpt    func(to string) error
-	onData    func(c *smtp.Conn) error
-
-	users map[string]string
-	mechs []string
+	hooks    SMTPHooks
+	users    map[string]string
+	mechs    []string
 }
 
-type received struct {
+// SMTPHooks make the server misbehave. A nil hook accepts.
+type SMTPHooks struct {
+	// OnSession runs at EHLO (go-smtp creates the session there); an
+	// *smtp.SMTPError is answered as is (e.g. 421).
+	OnSession func(c *smtp.Conn) error
+	// OnRcpt runs for each RCPT TO.
+	OnRcpt func(to string) error
+	// OnData runs before the message is read; it may block (slow server)
+	// or close c.Conn() (dropped connection).
+	OnData func(c *smtp.Conn) error
+}
+
+// SMTPMessage is one accepted message.
+type SMTPMessage struct {
 	From string
 	To   []string
 	Data string
-	User string
-	Mech string
-	TLS  bool // the transaction ran over TLS
+	User string // authenticated user, "" without AUTH
+	Mech string // AUTH mechanism used
+	TLS  bool   // the transaction ran over TLS
 }
 
-type serverOptions struct {
-	noTLS       bool // no STARTTLS offered
-	implicitTLS bool // TLS from the first byte
-	insecure    bool // AUTH allowed without TLS
+// SMTPOptions shape the server.
+type SMTPOptions struct {
+	NoTLS       bool // no STARTTLS offered
+	ImplicitTLS bool // TLS from the first byte (SMTPS)
+	Insecure    bool // AUTH allowed without TLS
+	// Listener, if set, is served instead of a new 127.0.0.1:0 listener
+	// (to bring a server up on a port a client already has configured).
+	Listener net.Listener
 }
 
-func newTestServer(t *testing.T, o serverOptions) *testServer {
+// NewSMTPServer starts a server that stops when the test ends.
+func NewSMTPServer(t testing.TB, o SMTPOptions) *SMTPServer {
 	t.Helper()
-	s := &testServer{
-		host:  "127.0.0.1",
-		users: map[string]string{"alerts@example.com": "s3cr3t-SMTP-pa55"},
+	s := &SMTPServer{
+		Host:  "127.0.0.1",
+		users: map[string]string{User: Password},
 		mechs: []string{"PLAIN", "LOGIN", "CRAM-MD5"},
 	}
 	cert, pemBytes := selfSignedCert(t)
-	s.caFile = filepath.Join(t.TempDir(), "ca.pem")
-	require.NoError(t, os.WriteFile(s.caFile, pemBytes, 0o600))
+	s.CAFile = filepath.Join(t.TempDir(), "smtp-ca.pem")
+	if err := os.WriteFile(s.CAFile, pemBytes, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tlsConfig := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		s.mu.Lock()
 		s.sessions++
-		hook := s.onSession
+		hook := s.hooks.OnSession
 		s.mu.Unlock()
 		if hook != nil {
 			if err := hook(c); err != nil {
@@ -90,17 +107,22 @@ func newTestServer(t *testing.T, o serverOptions) *testServer {
 		return &session{s: s, conn: c}, nil
 	}))
 	srv.Domain = "mx.test"
-	srv.AllowInsecureAuth = o.insecure
+	srv.AllowInsecureAuth = o.Insecure
 	srv.ErrorLog = log.New(io.Discard, "", 0)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
+	ln := o.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+	}
 	switch {
-	case o.implicitTLS:
+	case o.ImplicitTLS:
 		ln = tls.NewListener(ln, tlsConfig)
-	case !o.noTLS:
+	case !o.NoTLS:
 		srv.TLSConfig = tlsConfig
 	}
-	s.port = ln.Addr().(*net.TCPAddr).Port
+	s.Port = ln.Addr().(*net.TCPAddr).Port
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -113,25 +135,39 @@ func newTestServer(t *testing.T, o serverOptions) *testServer {
 	return s
 }
 
-func (s *testServer) messages() []received {
+// SetHooks replaces the hooks.
+func (s *SMTPServer) SetHooks(h SMTPHooks) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]received(nil), s.received...)
+	s.hooks = h
 }
 
-func (s *testServer) portString() string { return strconv.Itoa(s.port) }
+func (s *SMTPServer) getHooks() SMTPHooks {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hooks
+}
+
+// Messages returns the messages accepted so far.
+func (s *SMTPServer) Messages() []SMTPMessage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]SMTPMessage(nil), s.messages...)
+}
 
 // selfSignedCert makes an ECDSA certificate for 127.0.0.1 and localhost
 // that is its own CA.
-func selfSignedCert(t *testing.T) (tls.Certificate, []byte) {
+func selfSignedCert(t testing.TB) (tls.Certificate, []byte) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(1),
 		Subject:               pkix.Name{CommonName: "evtwatch test SMTP"},
 		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
 		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,
@@ -140,12 +176,14 @@ func selfSignedCert(t *testing.T) (tls.Certificate, []byte) {
 		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }
 
 type session struct {
-	s    *testServer
+	s    *SMTPServer
 	conn *smtp.Conn
 	user string
 	mech string
@@ -181,8 +219,8 @@ func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 }
 
 func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
-	if ss.s.onRcpt != nil {
-		if err := ss.s.onRcpt(to); err != nil {
+	if h := ss.s.getHooks().OnRcpt; h != nil {
+		if err := h(to); err != nil {
 			return err
 		}
 	}
@@ -191,8 +229,8 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 }
 
 func (ss *session) Data(r io.Reader) error {
-	if ss.s.onData != nil {
-		if err := ss.s.onData(ss.conn); err != nil {
+	if h := ss.s.getHooks().OnData; h != nil {
+		if err := h(ss.conn); err != nil {
 			return err
 		}
 	}
@@ -202,7 +240,7 @@ func (ss *session) Data(r io.Reader) error {
 	}
 	_, isTLS := ss.conn.TLSConnectionState()
 	ss.s.mu.Lock()
-	ss.s.received = append(ss.s.received, received{From: ss.from, To: ss.to, Data: string(b), User: ss.user, Mech: ss.mech, TLS: isTLS})
+	ss.s.messages = append(ss.s.messages, SMTPMessage{From: ss.from, To: ss.to, Data: string(b), User: ss.user, Mech: ss.mech, TLS: isTLS})
 	ss.s.mu.Unlock()
 	return nil
 }
@@ -223,7 +261,7 @@ func (l *loginServer) Next(resp []byte) ([]byte, bool, error) {
 	switch l.step {
 	case 0:
 		l.step++
-		if len(resp) > 0 { // initial response carries the user name
+		if len(resp) > 0 { // an initial response carries the user name
 			l.user = string(resp)
 			l.step++
 			return []byte("Password:"), false, nil

@@ -1,4 +1,4 @@
-package slack_test
+package notifytest
 
 import (
 	"encoding/json"
@@ -12,22 +12,25 @@ import (
 	"testing"
 )
 
-// fakeSlack answers like Slack's Web API (chat.postMessage) and incoming
+// Slack answers like Slack's Web API (chat.postMessage) and incoming
 // webhooks, and checks what Slack checks: the bearer token, the content
-// type, the fields, the channel, the blocks.
-type fakeSlack struct {
-	srv      *httptest.Server
-	token    string
+// type, the fields, the channel, the blocks. It knows the channels
+// "#alerts" and "C0123456".
+type Slack struct {
+	// Server is the HTTP server; Server.URL is its base.
+	Server *httptest.Server
+	// Token is the bot token it accepts.
+	Token    string
 	hookPath string
 	channels map[string]bool
 
 	mu       sync.Mutex
-	posts    []slackPost
-	scripted []scriptedReply
+	posts    []SlackPost
+	scripted []SlackReply
 }
 
-// slackPost is one accepted message.
-type slackPost struct {
+// SlackPost is one accepted message.
+type SlackPost struct {
 	Kind    string // "chat.postMessage" or "webhook"
 	Form    url.Values
 	JSON    map[string]any
@@ -36,38 +39,46 @@ type slackPost struct {
 	Blocks  []map[string]any
 }
 
-// scriptedReply is answered instead of the normal handling, in order.
-type scriptedReply struct {
-	status     int
-	retryAfter string
-	body       string
+// SlackReply is answered instead of the normal handling, in order: a
+// Status 200 Body is sent as JSON (an ok:false error), anything else as
+// text with that status.
+type SlackReply struct {
+	Status     int
+	RetryAfter string
+	Body       string
 }
 
-func newFakeSlack(t *testing.T) *fakeSlack {
+// NewSlack starts a server that stops when the test ends.
+func NewSlack(t testing.TB) *Slack {
 	t.Helper()
-	f := &fakeSlack{
-		token:    "xoxb-1234-5678-SECRETTOKEN",
+	f := &Slack{
+		Token:    "xoxb-1234-5678-SECRETTOKEN",
 		hookPath: "/services/T000/B000/SECRETWEBHOOKPATH",
 		channels: map[string]bool{"#alerts": true, "C0123456": true},
 	}
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.srv.Close)
+	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(f.Server.Close)
 	return f
 }
 
-func (f *fakeSlack) apiURL() string     { return f.srv.URL + "/api/" }
-func (f *fakeSlack) webhookURL() string { return f.srv.URL + f.hookPath }
+// APIURL is the api_url to configure.
+func (f *Slack) APIURL() string { return f.Server.URL + "/api/" }
 
-func (f *fakeSlack) script(r ...scriptedReply) {
+// WebhookURL is the incoming webhook it accepts.
+func (f *Slack) WebhookURL() string { return f.Server.URL + f.hookPath }
+
+// Script queues replies given instead of the normal ones.
+func (f *Slack) Script(r ...SlackReply) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.scripted = append(f.scripted, r...)
 }
 
-func (f *fakeSlack) accepted() []slackPost {
+// Accepted returns the messages accepted so far.
+func (f *Slack) Accepted() []SlackPost {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]slackPost(nil), f.posts...)
+	return append([]SlackPost(nil), f.posts...)
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
@@ -79,23 +90,23 @@ func slackError(w http.ResponseWriter, code string) {
 	writeJSON(w, map[string]any{"ok": false, "error": code})
 }
 
-func (f *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
+func (f *Slack) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	if len(f.scripted) > 0 {
 		s := f.scripted[0]
 		f.scripted = f.scripted[1:]
 		f.mu.Unlock()
 		_, _ = io.Copy(io.Discard, r.Body)
-		if s.retryAfter != "" {
-			w.Header().Set("Retry-After", s.retryAfter)
+		if s.RetryAfter != "" {
+			w.Header().Set("Retry-After", s.RetryAfter)
 		}
-		if s.status == http.StatusOK {
-			writeJSON(w, json.RawMessage(s.body))
+		if s.Status == http.StatusOK {
+			writeJSON(w, json.RawMessage(s.Body))
 			return
 		}
 		w.Header().Set("Content-Type", "text/plain")
-		w.WriteHeader(s.status)
-		_, _ = io.WriteString(w, s.body)
+		w.WriteHeader(s.Status)
+		_, _ = io.WriteString(w, s.Body)
 		return
 	}
 	f.mu.Unlock()
@@ -113,13 +124,13 @@ func (f *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (f *fakeSlack) postMessage(w http.ResponseWriter, r *http.Request) {
+func (f *Slack) postMessage(w http.ResponseWriter, r *http.Request) {
 	auth := r.Header.Get("Authorization")
 	switch {
 	case auth == "":
 		slackError(w, "not_authed")
 		return
-	case auth != "Bearer "+f.token:
+	case auth != "Bearer "+f.Token:
 		slackError(w, "invalid_auth")
 		return
 	}
@@ -134,7 +145,7 @@ func (f *fakeSlack) postMessage(w http.ResponseWriter, r *http.Request) {
 		slackError(w, "invalid_form_data")
 		return
 	}
-	if form.Has("token") || strings.Contains(string(raw), f.token) {
+	if form.Has("token") || strings.Contains(string(raw), f.Token) {
 		// Not what Slack does, but what we promise: the token stays out
 		// of request bodies.
 		slackError(w, "token_in_body")
@@ -157,12 +168,12 @@ func (f *fakeSlack) postMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.mu.Lock()
-	f.posts = append(f.posts, slackPost{Kind: "chat.postMessage", Form: form, Channel: channel, Text: form.Get("text"), Blocks: blocks})
+	f.posts = append(f.posts, SlackPost{Kind: "chat.postMessage", Form: form, Channel: channel, Text: form.Get("text"), Blocks: blocks})
 	f.mu.Unlock()
 	writeJSON(w, map[string]any{"ok": true, "channel": "C0123456", "ts": "1709647800.000100"})
 }
 
-func (f *fakeSlack) webhook(w http.ResponseWriter, r *http.Request) {
+func (f *Slack) webhook(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != f.hookPath {
 		http.Error(w, "no_service", http.StatusNotFound)
 		return
@@ -191,7 +202,7 @@ func (f *fakeSlack) webhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.mu.Lock()
-	f.posts = append(f.posts, slackPost{Kind: "webhook", JSON: payload, Text: text, Blocks: blocks})
+	f.posts = append(f.posts, SlackPost{Kind: "webhook", JSON: payload, Text: text, Blocks: blocks})
 	f.mu.Unlock()
 	w.Header().Set("Content-Type", "text/html")
 	_, _ = io.WriteString(w, "ok")
