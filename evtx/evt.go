@@ -61,13 +61,11 @@ const (
 	evtMaxInterned = 4096
 )
 
-// Header flags (EVENTLOGHEADER.Flags).
-const (
-	evtFlagDirty   = 0x1 // ELF_LOGFILE_HEADER_DIRTY: open, header not flushed
-	evtFlagWrapped = 0x2 // ELF_LOGFILE_HEADER_WRAP
-	evtFlagLogFull = 0x4 // ELF_LOGFILE_LOGFULL_WRITTEN
-	evtFlagArchive = 0x8 // ELF_LOGFILE_ARCHIVE_SET
-)
+// evtFlagDirty is ELF_LOGFILE_HEADER_DIRTY in EVENTLOGHEADER.Flags: the log
+// was open and the header not flushed. The other flags (0x2 wrapped, 0x4
+// log full, 0x8 archive) do not change how the file is read: the cursor
+// says where the records are.
+const evtFlagDirty = 0x1
 
 var (
 	evtRecordSignature = []byte("LfLe")
