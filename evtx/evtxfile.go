@@ -97,6 +97,8 @@ type evtxReader struct {
 	// decoding. They differ in exported subsets ("Save Filtered Log File
 	// As" renumbers the headers from 1 and keeps the EventRecordIDs).
 	ids evtxIDMode
+
+	decoded int // records handed to the BinXML decoder (tests check filtering)
 }
 
 type evtxIDMode uint8
@@ -270,12 +272,20 @@ func (r *evtxReader) loadChunk() (bool, error) {
 	// Records end at the free-space offset. It is used whenever it is sane,
 	// even if the header CRC is not (as libevtx and python-evtx do): past it
 	// lie zeros or stale records of an earlier use of the chunk, which
-	// would only resurface deleted events. Without a sane offset, read
-	// records until the first slot that holds none.
-	free := int(le.Uint32(data[48:]))
-	if free >= evtxChunkHeaderSize && free <= evtxChunkSize {
+	// would only resurface deleted events. Without a sane offset, the end
+	// of the last record will do; without that, read records until the
+	// first slot that holds none.
+	free, last := int(le.Uint32(data[48:])), int(le.Uint32(data[44:]))
+	switch {
+	case free >= evtxChunkHeaderSize && free <= evtxChunkSize:
 		c.end, c.strict = free, true
-	} else {
+	case last >= evtxChunkHeaderSize && last < n:
+		if h, ok := evtxRecordHeader(data[last:n]); ok {
+			c.end, c.strict = last+int(h.size), true
+			break
+		}
+		fallthrough
+	default:
 		c.end = evtxChunkSize
 	}
 	if n < evtxChunkSize {
@@ -451,6 +461,7 @@ func (r *evtxReader) decodeRecord(c *evtxChunk, pos int, h evtxRecordHeaderInfo)
 		Time:     h.time,
 		Origin:   Origin{Path: r.path, Format: FormatEVTX, Offset: c.off + int64(pos)},
 	}
+	r.decoded++
 	before := len(c.lib.TemplateTable)
 	root, err := r.parseBinXML(c, pos+evtxRecordHeaderSize)
 	if err == nil {

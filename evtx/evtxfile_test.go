@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/xml"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -379,4 +381,273 @@ func TestEVTXMatchesLibevtx(t *testing.T) {
 			require.Equal(t, len(theirs), matched, "every record libevtx exports is read")
 		})
 	}
+}
+
+// evtxFixture is a shared sample read once in full, as the reference for
+// tests that damage or filter it.
+type evtxFixture struct {
+	path string
+	data []byte
+	all  []*Event
+}
+
+func loadEVTXFixture(t *testing.T, name string) evtxFixture {
+	t.Helper()
+	path := filepath.Join(evtxPublicDir(t), name)
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	all, problems := readAllEVTX(t, path, Options{})
+	require.Empty(t, problems)
+	return evtxFixture{path: path, data: data, all: all}
+}
+
+// chunkOf is the file offset of the chunk holding the record at off.
+func chunkOf(off int64) int64 {
+	return evtxFileHeaderSize + (off-evtxFileHeaderSize)/evtxChunkSize*evtxChunkSize
+}
+
+// without returns the events of evs for which drop is false.
+func without(evs []*Event, drop func(*Event) bool) []uint64 {
+	var ids []uint64
+	for _, ev := range evs {
+		if !drop(ev) {
+			ids = append(ids, ev.RecordID)
+		}
+	}
+	return ids
+}
+
+func recordIDs(evs []*Event) []uint64 {
+	return without(evs, func(*Event) bool { return false })
+}
+
+func writeTemp(t *testing.T, data []byte) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "damaged.evtx")
+	require.NoError(t, os.WriteFile(path, data, 0o600))
+	return path
+}
+
+// recursiveTemplate is BinXML whose template definition instantiates
+// itself: golang-evtx follows it until the stack overflows (a fatal error,
+// not a panic), unless the reader stops it. at is the chunk offset where it
+// is written.
+func recursiveTemplate(at int) []byte {
+	def := at + 14 // the definition follows the instance header
+	b := []byte{0x0f, 0x01, 0x01, 0x00, 0x0c, 0x00, 0, 0, 0, 0}
+	b = binary.LittleEndian.AppendUint32(b, uint32(def))
+	b = append(b, make([]byte, 4+16)...)                 // unknown, template GUID
+	b = binary.LittleEndian.AppendUint32(b, 0x20)        // definition size
+	b = append(b, 0x0f, 0x01, 0x01, 0x00)                // fragment header
+	b = append(b, 0x0c, 0x00, 0, 0, 0, 0)                // a template instance...
+	b = binary.LittleEndian.AppendUint32(b, uint32(def)) // ...of itself
+	return b
+}
+
+func TestEVTXDamagedFiles(t *testing.T) {
+	quietEVTXLibrary(t)
+	fx := loadEVTXFixture(t, "HTTP_Server.evtx")
+	const chunk1, chunk2, chunk3 = 4096 + 65536, 4096 + 2*65536, 4096 + 3*65536
+	inChunk := func(c int64) func(*Event) bool {
+		return func(ev *Event) bool { return chunkOf(ev.Origin.Offset) == c }
+	}
+	// Records of chunk 1, by position.
+	var c1 []*Event
+	for _, ev := range fx.all {
+		if inChunk(chunk1)(ev) {
+			c1 = append(c1, ev)
+		}
+	}
+	require.Greater(t, len(c1), 10)
+	victim := c1[5]
+	// The record header's own ID and size, which a damaged record is
+	// reported with (in this file they run one ahead of the EventRecordIDs
+	// after a record whose EventRecordID is 0).
+	le := binary.LittleEndian
+	headerID := func(ev *Event) uint64 { return le.Uint64(fx.data[ev.Origin.Offset+8:]) }
+	recordEnd := func(ev *Event) int64 { return ev.Origin.Offset + int64(le.Uint32(fx.data[ev.Origin.Offset+4:])) }
+	withVictimHeaderID := func() []uint64 {
+		ids := recordIDs(fx.all)
+		ids[slices.Index(fx.all, victim)] = headerID(victim)
+		return ids
+	}
+	cut := int64(chunk3 + 30000)
+	var lostAtCut int
+	for _, ev := range fx.all {
+		if inChunk(chunk3)(ev) && recordEnd(ev) > cut {
+			lostAtCut++
+		}
+	}
+
+	tests := []struct {
+		name     string
+		damage   func(b []byte) []byte
+		format   Format // forced when the damage defeats sniffing
+		want     []uint64
+		problems []Problem // Path and Err are checked separately
+		errs     map[int64]string // by record offset
+	}{
+		{
+			name:   "file cut inside a chunk",
+			damage: func(b []byte) []byte { return b[:cut] },
+			want: without(fx.all, func(ev *Event) bool {
+				return recordEnd(ev) > cut
+			}),
+			problems: []Problem{{Offset: cut, ChunkOffset: chunk3, Skipped: lostAtCut}},
+		},
+		{
+			name: "garbage chunk signature",
+			damage: func(b []byte) []byte {
+				copy(b[chunk2:], "GARBAGE!")
+				return b
+			},
+			want:     without(fx.all, inChunk(chunk2)),
+			problems: []Problem{{Offset: chunk2, ChunkOffset: chunk2}},
+		},
+		{
+			name: "all-zero chunk is unused space",
+			damage: func(b []byte) []byte {
+				clear(b[chunk2 : chunk2+evtxChunkSize])
+				return b
+			},
+			want: without(fx.all, inChunk(chunk2)),
+		},
+		{
+			name: "damaged record header",
+			damage: func(b []byte) []byte {
+				copy(b[victim.Origin.Offset:], "ZZ")
+				return b
+			},
+			want:     without(fx.all, func(ev *Event) bool { return ev == victim }),
+			problems: []Problem{{Offset: victim.Origin.Offset, ChunkOffset: chunk1, Skipped: 1}},
+		},
+		{
+			name: "record size pointing past the chunk",
+			damage: func(b []byte) []byte {
+				binary.LittleEndian.PutUint32(b[victim.Origin.Offset+4:], 0x20000)
+				return b
+			},
+			want:     without(fx.all, func(ev *Event) bool { return ev == victim }),
+			problems: []Problem{{Offset: victim.Origin.Offset, ChunkOffset: chunk1, Skipped: 1}},
+		},
+		{
+			name: "undecodable BinXML is emitted with an error",
+			damage: func(b []byte) []byte {
+				b[victim.Origin.Offset+24] = 0xff // not a fragment header
+				return b
+			},
+			want:     withVictimHeaderID(),
+			problems: []Problem{{Offset: victim.Origin.Offset, ChunkOffset: chunk1, RecordID: headerID(victim)}},
+			errs:     map[int64]string{victim.Origin.Offset: "Unknown Token: 0xff"},
+		},
+		{
+			name: "self-referencing template stops, not the process",
+			damage: func(b []byte) []byte {
+				at := victim.Origin.Offset + 24
+				copy(b[at:], recursiveTemplate(int(at-chunk1)))
+				return b
+			},
+			want:     withVictimHeaderID(),
+			problems: []Problem{{Offset: victim.Origin.Offset, ChunkOffset: chunk1, RecordID: headerID(victim)}},
+			errs:     map[int64]string{victim.Origin.Offset: "nested too deep"},
+		},
+		{
+			name: "dirty file header with a bad CRC",
+			damage: func(b []byte) []byte {
+				b[120] |= 1                               // dirty
+				binary.LittleEndian.PutUint16(b[42:], 1)  // chunk count far too low
+				binary.LittleEndian.PutUint32(b[124:], 0) // CRC
+				return b
+			},
+			want: recordIDs(fx.all),
+		},
+		{
+			name: "file header wiped",
+			damage: func(b []byte) []byte {
+				clear(b[:evtxFileHeaderSize])
+				return b
+			},
+			format:   FormatEVTX,
+			want:     recordIDs(fx.all),
+			problems: []Problem{{Offset: 0, ChunkOffset: -1}},
+		},
+		{
+			name: "chunk header CRC, free-space and last-record offsets broken",
+			damage: func(b []byte) []byte {
+				binary.LittleEndian.PutUint32(b[chunk2+44:], 0xffffff) // last record
+				binary.LittleEndian.PutUint32(b[chunk2+48:], 0xffffff) // free space
+				binary.LittleEndian.PutUint32(b[chunk2+124:], 0)       // CRC
+				return b
+			},
+			// Every record is still found; what lies after the last one
+			// (stale data in this chunk) can no longer be told from damage.
+			want:     recordIDs(fx.all),
+			problems: []Problem{{Offset: 200560, ChunkOffset: chunk2}},
+		},
+		{
+			name: "chunk header CRC and free-space offset broken",
+			damage: func(b []byte) []byte {
+				binary.LittleEndian.PutUint32(b[chunk2+48:], 0xffffff) // free space
+				binary.LittleEndian.PutUint32(b[chunk2+124:], 0)       // CRC
+				return b
+			},
+			want: recordIDs(fx.all),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeTemp(t, tt.damage(bytes.Clone(fx.data)))
+			evs, problems := readAllEVTX(t, path, Options{Format: tt.format})
+			requireSameIDs(t, tt.want, recordIDs(evs))
+			require.Len(t, problems, len(tt.problems), "%v", problems)
+			for i, p := range problems {
+				require.Equal(t, path, p.Path)
+				require.Error(t, p.Err)
+				require.Contains(t, p.Error(), fmt.Sprintf("offset %d", p.Offset))
+				p.Path, p.Err = "", nil
+				require.Equal(t, tt.problems[i], p)
+			}
+			for _, ev := range evs {
+				msg, bad := tt.errs[ev.Origin.Offset]
+				if !bad {
+					require.Empty(t, ev.Err, "record %d", ev.RecordID)
+					continue
+				}
+				// What the record header gives, and nothing else.
+				require.Contains(t, ev.Err, msg)
+				require.Empty(t, ev.Provider)
+				require.Zero(t, ev.EventID)
+				require.Empty(t, ev.Data)
+				require.Equal(t, Origin{Path: path, Format: FormatEVTX, Offset: victim.Origin.Offset}, ev.Origin)
+				require.WithinDuration(t, victim.Time, ev.Time, time.Second)
+			}
+		})
+	}
+}
+
+// requireSameIDs compares record ID lists, showing only the differences.
+func requireSameIDs(t *testing.T, want, got []uint64) {
+	t.Helper()
+	if slices.Equal(want, got) {
+		return
+	}
+	count := map[uint64]int{}
+	for _, id := range want {
+		count[id]++
+	}
+	for _, id := range got {
+		count[id]--
+	}
+	var missing, extra []uint64
+	for id, n := range count {
+		for ; n > 0; n-- {
+			missing = append(missing, id)
+		}
+		for ; n < 0; n++ {
+			extra = append(extra, id)
+		}
+	}
+	slices.Sort(missing)
+	slices.Sort(extra)
+	t.Fatalf("record IDs differ: %d wanted, %d read; missing %v; unexpected %v", len(want), len(got), missing, extra)
 }
