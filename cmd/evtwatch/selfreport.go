@@ -50,7 +50,7 @@ func (r runSummary) eventID() uint32 { return 100 + uint32(r.Code) }
 func (r runSummary) line() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "evtwatch %s: %s: %d source(s), %d new event(s), %d finding(s), %d alert(s) queued, %d message(s) sent, %d waiting for retry",
-		r.Command, codeText(r.Code), r.Sources, r.Events, r.Findings, r.Queued, r.Sent, r.Pending)
+		r.Command, outcome(r.Code), r.Sources, r.Events, r.Findings, r.Queued, r.Sent, r.Pending)
 	if r.Problems > 0 {
 		fmt.Fprintf(&b, ", %d input problem(s)", r.Problems)
 	}
@@ -60,12 +60,23 @@ func (r runSummary) line() string {
 	return b.String()
 }
 
-// codeText is the exit-code table's text for c.
-func codeText(c exitCode) string {
-	for _, e := range exitCodes {
-		if e.code == c {
-			return e.text
-		}
+// outcome names an exit status in a few words.
+func outcome(c exitCode) string {
+	switch c {
+	case exitOK:
+		return "clean"
+	case exitFindings:
+		return "findings alerted"
+	case exitPartial:
+		return "partial"
+	case exitConfig:
+		return "configuration error"
+	case exitLocked:
+		return "skipped, state locked by another run"
+	case exitInterrupted:
+		return "interrupted"
+	case exitUsage:
+		return "usage error"
 	}
-	return fmt.Sprintf("exit status %d", int(c))
+	return fmt.Sprintf("error (exit status %d)", int(c))
 }

@@ -93,10 +93,11 @@ type Options struct {
 
 // Store is an open, locked state file.
 type Store struct {
-	path string
-	lock *os.File
-	log  *slog.Logger
-	now  func() time.Time
+	path     string
+	readOnly bool
+	lock     *os.File
+	log      *slog.Logger
+	now      func() time.Time
 }
 
 // LoadResult says how the state was found.
@@ -181,6 +182,9 @@ func decode(b []byte) (*State, error) {
 // Save replaces the state file atomically and durably: temp file in the
 // same directory, fsync, rename over the old one, fsync of the directory.
 func (s *Store) Save(st *State) error {
+	if s.readOnly {
+		return nil
+	}
 	st.Version = Version
 	st.Saved = s.now().UTC()
 	b, err := json.MarshalIndent(st, "", "  ")
@@ -213,6 +217,28 @@ func (s *Store) Save(st *State) error {
 		return fmt.Errorf("save state: sync directory %s: %w", dir, err)
 	}
 	return nil
+}
+
+// Peek reads the state file without locking or changing anything (dry
+// runs). A missing file gives an empty state.
+func Peek(path string) (*State, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return New(), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read state: %w", err)
+	}
+	st, err := decode(b)
+	if err != nil {
+		return nil, fmt.Errorf("state file %s: %w", path, err)
+	}
+	return st, nil
+}
+
+// ReadOnly returns a Store whose Save does nothing, for dry runs.
+func ReadOnly(path string) *Store {
+	return &Store{path: path, readOnly: true, log: slog.New(slog.DiscardHandler), now: time.Now}
 }
 
 // Path is the state file's path.

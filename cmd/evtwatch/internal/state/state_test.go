@@ -175,3 +175,31 @@ func TestLockOfKilledProcessIsReleased(t *testing.T) {
 	require.NoError(t, err, "the OS released the dead holder's lock")
 	require.NoError(t, store.Close())
 }
+
+func TestPeekAndReadOnly(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	st, err := Peek(path)
+	require.NoError(t, err)
+	require.Empty(t, st.Sources)
+
+	store, st, _, err := Open(path, Options{Now: fixedNow})
+	require.NoError(t, err)
+	st.SetSource("a", &Source{Last: evtx.Position{RecordID: 3}})
+	require.NoError(t, store.Save(st))
+
+	peeked, err := Peek(path) // works while another process holds the lock
+	require.NoError(t, err)
+	require.Equal(t, uint64(3), peeked.Source("a").Last.RecordID)
+	require.NoError(t, store.Close())
+
+	ro := ReadOnly(path)
+	peeked.SetSource("a", &Source{Last: evtx.Position{RecordID: 99}})
+	require.NoError(t, ro.Save(peeked))
+	again, err := Peek(path)
+	require.NoError(t, err)
+	require.Equal(t, uint64(3), again.Source("a").Last.RecordID, "a read-only store never writes")
+
+	require.NoError(t, os.WriteFile(path, []byte("junk"), 0o644))
+	_, err = Peek(path)
+	require.Error(t, err)
+}
