@@ -484,7 +484,7 @@ func TestEVTXDamagedFiles(t *testing.T) {
 		damage   func(b []byte) []byte
 		format   Format // forced when the damage defeats sniffing
 		want     []uint64
-		problems []Problem // Path and Err are checked separately
+		problems []Problem        // Path and Err are checked separately
 		errs     map[int64]string // by record offset
 	}{
 		{
