@@ -413,7 +413,9 @@ func server2019Set() map[string][]byte {
 		"      5357        5357\r\n     50000       50059     *\r\n\r\n* - Administered port exclusions.\r\n\r\n"
 
 	return map[string][]byte{
-		"info.txt":                    []byte("evtwatch-collect 1\r\ncomputer=DC01\r\nLocalDateTime=20240304091500.125000+060\r\r\n"),
+		"info.txt": []byte("evtwatch-collect 1\r\ncomputer=DC01\r\nLocalDateTime=20240304091500.125000+060\r\r\n" +
+			"note=not run as administrator: netstat -b and some event logs may be missing\r\n" +
+			"note=netstat -anob gave no socket rows (needs administrator rights); file removed\r\n"),
 		"ver.txt":                     []byte("\r\nMicrosoft Windows [Version 10.0.17763.5458]\r\n"),
 		"systeminfo.txt":              []byte(sysinfo),
 		"netstat-ano.txt":             netstatText(socks, nil, false),
