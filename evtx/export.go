@@ -73,7 +73,29 @@ var typeWords = map[string]typeWord{
 }
 
 func lookupTypeWord(s string) (typeWord, bool) {
-	w, ok := typeWords[strings.ToLower(strings.TrimSpace(s))]
+	s = strings.TrimSpace(s)
+	// Lower-case short ASCII words on the stack: this runs for every line
+	// that might start a row.
+	var buf [24]byte
+	if len(s) <= len(buf) {
+		ascii := true
+		for i := 0; i < len(s); i++ {
+			c := s[i]
+			if c >= 0x80 {
+				ascii = false
+				break
+			}
+			if c >= 'A' && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			buf[i] = c
+		}
+		if ascii {
+			w, ok := typeWords[string(buf[:len(s)])]
+			return w, ok
+		}
+	}
+	w, ok := typeWords[strings.ToLower(s)]
 	return w, ok
 }
 
@@ -103,8 +125,41 @@ func setEventID(ev *Event, s string) error {
 // no category names) as Task; names like "None" or "Logon" are not numbers.
 func setCategory(ev *Event, s string) {
 	s = strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(s), "("), ")")
-	if v, err := strconv.ParseUint(s, 10, 16); err == nil {
+	if v, n := atoiPrefix(s); n > 0 && n == len(s) && v <= 0xFFFF {
 		ev.Task = uint16(v)
+	}
+}
+
+// textFields holds the labelled lines of one event: a dozen at most, so a
+// small array does better than a map.
+type textFields struct {
+	n     int
+	names [16]string
+	vals  [16]string
+}
+
+func (f *textFields) get(name string) string {
+	for i := 0; i < f.n; i++ {
+		if f.names[i] == name {
+			return f.vals[i]
+		}
+	}
+	return ""
+}
+
+func (f *textFields) has(name string) bool {
+	for i := 0; i < f.n; i++ {
+		if f.names[i] == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (f *textFields) set(name, value string) {
+	if f.n < len(f.names) {
+		f.names[f.n], f.vals[f.n] = name, value
+		f.n++
 	}
 }
 
@@ -286,20 +341,20 @@ func (r *textReader) Next(ctx context.Context) (*Event, error) {
 // readBlock reads one event whose first line is first.
 func (r *textReader) readBlock(first textLine, labels map[string]bool) *Event {
 	vista := labels["Log Name"]
-	fields := make(map[string]string, 10)
+	var fields textFields
 	label, value, _ := labelLine(first.s)
-	fields[label] = value
+	fields.set(label, value)
 	for {
 		l, ok := r.lr.next()
 		if !ok {
 			break
 		}
 		label, value, ok := labelLine(l.s)
-		if _, seen := fields[label]; !ok || !labels[label] || seen {
+		if !ok || !labels[label] || fields.has(label) {
 			r.lr.unread(l)
 			break
 		}
-		fields[label] = value
+		fields.set(label, value)
 	}
 
 	// The description: after a "Description:" line, or straight after the
@@ -354,7 +409,7 @@ func (r *textReader) readBlock(first textLine, labels map[string]bool) *Event {
 		}
 	}
 	if !fromXML {
-		if err := r.fillFromLabels(ev, fields, vista, first.off); err != nil {
+		if err := r.fillFromLabels(ev, &fields, vista, first.off); err != nil {
 			r.problem(first.off, 1, err)
 			return nil
 		}
@@ -363,27 +418,26 @@ func (r *textReader) readBlock(first textLine, labels map[string]bool) *Event {
 	if binary != nil {
 		ev.Binary = binary
 	}
-	setUser(ev, fields["User"])
+	setUser(ev, fields.get("User"))
 	if ev.Err != "" {
 		r.problem(first.off, 0, errors.New(ev.Err))
 	}
 	return ev
 }
 
-func (r *textReader) fillFromLabels(ev *Event, fields map[string]string, vista bool, off int64) error {
+func (r *textReader) fillFromLabels(ev *Event, fields *textFields, vista bool, off int64) error {
 	var errs []string
-	id, ok := fields["Event ID"]
-	if !ok {
+	if !fields.has("Event ID") {
 		return errors.New("event without an \"Event ID:\" line skipped")
 	}
-	if err := setEventID(ev, id); err != nil {
+	if err := setEventID(ev, fields.get("Event ID")); err != nil {
 		return fmt.Errorf("event skipped: %w", err)
 	}
 	if vista {
-		ev.Provider = fields["Source"]
-		ev.Channel = fields["Log Name"]
-		setCategory(ev, fields["Task Category"])
-		if lvl := fields["Level"]; lvl != "" {
+		ev.Provider = fields.get("Source")
+		ev.Channel = fields.get("Log Name")
+		setCategory(ev, fields.get("Task Category"))
+		if lvl := fields.get("Level"); lvl != "" {
 			if w, ok := lookupTypeWord(lvl); ok {
 				w.apply(ev, false)
 			} else {
@@ -392,31 +446,31 @@ func (r *textReader) fillFromLabels(ev *Event, fields map[string]string, vista b
 		}
 		// Security events show "Level: Information" with the audit result
 		// in Keywords.
-		if w, ok := lookupTypeWord(fields["Keywords"]); ok && w.keywords != 0 {
+		if w, ok := lookupTypeWord(fields.get("Keywords")); ok && w.keywords != 0 {
 			ev.Level, ev.Keywords = w.level, w.keywords
 		}
-		if t, err := r.times.parseDateTime(fields["Date"]); err != nil {
+		if t, err := r.times.parseDateTime(fields.get("Date")); err != nil {
 			errs = append(errs, "date: "+err.Error())
 		} else {
 			ev.Time = t
 		}
 	} else {
-		ev.Provider = fields["Event Source"]
-		setCategory(ev, fields["Event Category"])
-		if typ := fields["Event Type"]; typ != "" {
+		ev.Provider = fields.get("Event Source")
+		setCategory(ev, fields.get("Event Category"))
+		if typ := fields.get("Event Type"); typ != "" {
 			if w, ok := lookupTypeWord(typ); ok {
 				w.apply(ev, true)
 			} else {
 				r.unknownLevel(off, typ)
 			}
 		}
-		if t, err := r.times.parse(fields["Date"], fields["Time"]); err != nil {
+		if t, err := r.times.parse(fields.get("Date"), fields.get("Time")); err != nil {
 			errs = append(errs, "date: "+err.Error())
 		} else {
 			ev.Time = t
 		}
 	}
-	ev.Computer = fields["Computer"]
+	ev.Computer = fields.get("Computer")
 	if len(errs) > 0 {
 		ev.Err = strings.Join(errs, "; ")
 	}
@@ -657,8 +711,8 @@ func (l exportLayout) rowMatches(cells []string, times *localTimes, needID bool)
 			_, err := probe.parseDateTime(v)
 			dateOK = err == nil
 		case colEventID:
-			_, err := strconv.ParseUint(v, 10, 32)
-			idOK = err == nil
+			_, n := atoiPrefix(v)
+			idOK = n > 0 && n == len(v)
 		}
 	}
 	if date != "" || clock != "" {
@@ -719,6 +773,11 @@ const maxRecordLines = 10000
 // whether the final cell was quoted; ok is false when a quoted cell never
 // closed.
 func splitRow(line string, sep byte, n int, more func() (string, bool)) (cells []string, lastQuoted, ok bool) {
+	return splitRowInto(nil, line, sep, n, more)
+}
+
+// splitRowInto is splitRow appending to cells.
+func splitRowInto(cells []string, line string, sep byte, n int, more func() (string, bool)) (_ []string, lastQuoted, ok bool) {
 	s := line
 	for len(cells) < n {
 		last := len(cells) == n-1
@@ -785,6 +844,12 @@ type csvReader struct {
 	exportReader
 	layout  exportLayout
 	started bool
+	// cells is scratch for isRowStart; startOff/startVal remember its last
+	// answer, since every line is asked about twice (as the possible end
+	// of a description, then as a row).
+	cells    []string
+	startOff int64
+	startVal bool
 }
 
 func openCSV(f *os.File, path string, opts Options) (Reader, error) {
@@ -792,7 +857,7 @@ func openCSV(f *os.File, path string, opts Options) (Reader, error) {
 }
 
 func newCSVReader(r io.Reader, c io.Closer, path string, opts Options) *csvReader {
-	return &csvReader{exportReader: newExportReader(r, c, path, opts, FormatCSV)}
+	return &csvReader{exportReader: newExportReader(r, c, path, opts, FormatCSV), startOff: -1}
 }
 
 // errNoExportLayout is returned when a file forced to be read as an export
@@ -833,7 +898,7 @@ func (r *csvReader) Next(ctx context.Context) (*Event, error) {
 		if strings.TrimSpace(l.s) == "" {
 			continue
 		}
-		if !r.isRowStart(l.s) {
+		if !r.isRowStart(l) {
 			if !junk {
 				r.problem(l.off, 0, errors.New("line that starts no event skipped"))
 				junk = true
@@ -851,9 +916,15 @@ func (r *csvReader) Next(ctx context.Context) (*Event, error) {
 	}
 }
 
-func (r *csvReader) isRowStart(s string) bool {
-	cells, _, _ := splitRow(s, r.layout.sep, len(r.layout.cols), nil)
-	return len(cells) >= len(r.layout.cols)-1 && r.layout.rowMatches(cells, &r.times, false)
+func (r *csvReader) isRowStart(l textLine) bool {
+	if l.off == r.startOff && l.off >= 0 {
+		return r.startVal
+	}
+	cells, _, _ := splitRowInto(r.cells[:0], l.s, r.layout.sep, len(r.layout.cols), nil)
+	r.cells = cells
+	r.startOff = l.off
+	r.startVal = len(cells) >= len(r.layout.cols)-1 && r.layout.rowMatches(cells, &r.times, false)
+	return r.startVal
 }
 
 func (r *csvReader) readRow(first textLine) *Event {
@@ -867,7 +938,7 @@ func (r *csvReader) readRow(first textLine) *Event {
 		return l.s, ok
 	}
 	cols := r.layout.cols
-	cells, quoted, closed := splitRow(first.s, r.layout.sep, len(cols), more)
+	cells, quoted, closed := splitRowInto(make([]string, 0, len(cols)), first.s, r.layout.sep, len(cols), more)
 	if !closed {
 		r.problem(first.off, 0, errors.New("quoted field never closes; the rest of the file is read as its text"))
 	}
@@ -877,7 +948,7 @@ func (r *csvReader) readRow(first textLine) *Event {
 		var extra []string
 		for {
 			l, ok := r.lr.peek()
-			if !ok || r.isRowStart(l.s) {
+			if !ok || r.isRowStart(l) {
 				break
 			}
 			r.lr.next()
@@ -924,7 +995,11 @@ func (r *csvReader) readRow(first textLine) *Event {
 		case colComputer:
 			ev.Computer = strings.TrimSpace(v)
 		case colDescription:
-			ev.Message = cleanDescription(strings.Split(v, "\n"))
+			if strings.IndexByte(v, '\n') < 0 {
+				ev.Message = strings.TrimSpace(v)
+			} else {
+				ev.Message = cleanDescription(strings.Split(v, "\n"))
+			}
 		}
 	}
 	if !haveID {

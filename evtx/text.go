@@ -395,9 +395,27 @@ func leadingInt(b []byte) (v, n int) {
 	return v, n
 }
 
+// stripBidi removes direction marks, without allocating when there are
+// none (they all start with the byte 0xE2 in UTF-8).
+func stripBidi(s string) string {
+	if strings.IndexByte(s, 0xE2) < 0 {
+		return s
+	}
+	return bidiMarks.Replace(s)
+}
+
+// atoiPrefix reads the decimal digits at the start of s (at most 9).
+func atoiPrefix(s string) (v, n int) {
+	for n < len(s) && n < 9 && isDigit(s[n]) {
+		v = v*10 + int(s[n]-'0')
+		n++
+	}
+	return v, n
+}
+
 // parseDateTime reads "date time" or ISO "dateTtime".
 func (lt *localTimes) parseDateTime(s string) (time.Time, error) {
-	s = strings.TrimSpace(bidiMarks.Replace(s))
+	s = strings.TrimSpace(stripBidi(s))
 	var date, clock string
 	if len(s) > 10 && s[10] == 'T' {
 		date, clock = s[:10], s[11:]
@@ -413,8 +431,8 @@ func (lt *localTimes) parseDateTime(s string) (time.Time, error) {
 
 // parse reads a date and a clock time written separately.
 func (lt *localTimes) parse(date, clock string) (time.Time, error) {
-	date = strings.TrimSpace(bidiMarks.Replace(date))
-	clock = strings.TrimSpace(bidiMarks.Replace(clock))
+	date = strings.TrimSpace(stripBidi(date))
+	clock = strings.TrimSpace(stripBidi(clock))
 	h, mi, sec, nsec, ampm, utc, ok := parseClock(clock)
 	if !ok {
 		return time.Time{}, fmt.Errorf("bad time %q", clock)
@@ -430,35 +448,49 @@ func (lt *localTimes) parse(date, clock string) (time.Time, error) {
 	return time.Date(y, time.Month(mo), d, h, mi, sec, nsec, loc).UTC(), nil
 }
 
+// parseDate reads three numbers separated by one of / . - (a trailing
+// separator allowed, as in "14.03.2008."), year first when it has four
+// digits, else day and month in the order of the file.
 func (lt *localTimes) parseDate(s string, ampm bool) (y, m, d int, ok bool) {
-	var sep byte
-	for i := 0; i < len(s); i++ {
-		if !isDigit(s[i]) {
-			sep = s[i]
-			break
-		}
-	}
-	if sep != '/' && sep != '.' && sep != '-' {
-		return 0, 0, 0, false
-	}
-	parts := strings.Split(strings.TrimSuffix(s, string(sep)), string(sep))
-	if len(parts) != 3 {
-		return 0, 0, 0, false
-	}
 	var n [3]int
-	for i, p := range parts {
-		v, k := leadingInt([]byte(p))
-		if k == 0 || k != len(p) {
+	var w [3]int
+	var sep byte
+	i := 0
+	for k := 0; k < 3; k++ {
+		v, digits := atoiPrefix(s[i:])
+		if digits == 0 {
 			return 0, 0, 0, false
 		}
-		n[i] = v
+		n[k], w[k] = v, digits
+		i += digits
+		if k == 2 {
+			break
+		}
+		if i >= len(s) {
+			return 0, 0, 0, false
+		}
+		if k == 0 {
+			sep = s[i]
+			if sep != '/' && sep != '.' && sep != '-' {
+				return 0, 0, 0, false
+			}
+		} else if s[i] != sep {
+			return 0, 0, 0, false
+		}
+		i++
+	}
+	if i < len(s) && s[i] == sep {
+		i++
+	}
+	if i != len(s) {
+		return 0, 0, 0, false
 	}
 	switch {
-	case len(parts[0]) == 4:
+	case w[0] == 4:
 		y, m, d = n[0], n[1], n[2]
-	case len(parts[2]) == 4 || len(parts[2]) == 2:
+	case w[2] == 4 || w[2] == 2:
 		y = n[2]
-		if len(parts[2]) == 2 {
+		if w[2] == 2 {
 			y += 2000
 			if y >= 2070 {
 				y -= 100
@@ -489,22 +521,24 @@ func (lt *localTimes) parseDate(s string, ampm bool) (y, m, d int, ok bool) {
 	if m < 1 || m > 12 || d < 1 || d > 31 || y < 1601 || y > 9999 {
 		return 0, 0, 0, false
 	}
-	if time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC).Day() != d {
+	if d > 28 && time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC).Day() != d {
 		return 0, 0, 0, false
 	}
 	return y, m, d, true
 }
 
+// clockSuffixes are the AM/PM markers of English and Spanish-style locales.
+var clockSuffixes = []struct {
+	s  string
+	pm bool
+}{{"a. m.", false}, {"p. m.", true}, {"a.m.", false}, {"p.m.", true}, {"am", false}, {"pm", true}}
+
 // parseClock reads "10:37:21 AM", "22:37:21", "22:37", "10:31:07.512",
 // "10.37.21", "10:37:21 p.m.", with a trailing "Z" meaning UTC.
 func parseClock(s string) (h, m, sec, nsec int, ampm, utc, ok bool) {
-	lower := strings.ToLower(s)
 	pm := false
-	for _, suf := range []struct {
-		s  string
-		pm bool
-	}{{"am", false}, {"pm", true}, {"a.m.", false}, {"p.m.", true}, {"a. m.", false}, {"p. m.", true}} {
-		if strings.HasSuffix(lower, suf.s) {
+	for _, suf := range clockSuffixes {
+		if len(s) >= len(suf.s) && strings.EqualFold(s[len(s)-len(suf.s):], suf.s) {
 			ampm, pm = true, suf.pm
 			s = strings.TrimSpace(s[:len(s)-len(suf.s)])
 			break
@@ -514,36 +548,46 @@ func parseClock(s string) (h, m, sec, nsec int, ampm, utc, ok bool) {
 		utc = true
 		s = s[:len(s)-1]
 	}
-	sepc := ":"
-	if !strings.Contains(s, ":") && strings.Count(s, ".") == 2 {
-		sepc = "."
-	}
-	parts := strings.Split(s, sepc)
-	if len(parts) < 2 || len(parts) > 3 {
+	h, n := atoiPrefix(s)
+	if n == 0 || n > 2 || n >= len(s) {
 		return
 	}
-	if len(parts) == 3 && sepc == ":" {
-		if whole, frac, found := strings.Cut(parts[2], "."); found {
-			f, k := leadingInt([]byte(frac))
-			if k == 0 || k != len(frac) {
+	i := n
+	sep := s[i]
+	if sep != ':' && sep != '.' {
+		return
+	}
+	i++
+	m, n = atoiPrefix(s[i:])
+	if n == 0 || n > 2 {
+		return
+	}
+	i += n
+	if i < len(s) && s[i] == sep {
+		i++
+		sec, n = atoiPrefix(s[i:])
+		if n == 0 || n > 2 {
+			return
+		}
+		i += n
+		if sep == ':' && i < len(s) && s[i] == '.' {
+			i++
+			f, k := atoiPrefix(s[i:])
+			if k == 0 {
 				return
 			}
-			for i := k; i < 9; i++ {
+			i += k
+			for ; k < 9; k++ {
 				f *= 10
 			}
 			nsec = f
-			parts[2] = whole
 		}
+	} else if sep == '.' {
+		return // "10.37" is more likely a number than a time
 	}
-	var v [3]int
-	for i, p := range parts {
-		n, k := leadingInt([]byte(p))
-		if k == 0 || k != len(p) || k > 2 {
-			return
-		}
-		v[i] = n
+	if i != len(s) {
+		return
 	}
-	h, m, sec = v[0], v[1], v[2]
 	if ampm {
 		if h < 1 || h > 12 {
 			return

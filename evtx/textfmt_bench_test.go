@@ -12,8 +12,9 @@ import (
 )
 
 // synthesize repeats a fixture until the input is at least size bytes, so
-// benchmarks measure steady-state throughput rather than start-up.
-func synthesize(b *testing.B, fixture string, size int) []byte {
+// benchmarks measure steady-state throughput rather than start-up. With
+// header, the fixture's first line is written once.
+func synthesize(b *testing.B, fixture string, size int, header bool) []byte {
 	b.Helper()
 	raw, err := os.ReadFile(fixture)
 	if err != nil {
@@ -24,6 +25,10 @@ func synthesize(b *testing.B, fixture string, size int) []byte {
 		raw = append(raw, '\n')
 	}
 	out := make([]byte, 0, size+len(raw))
+	if header {
+		i := bytes.IndexByte(raw, '\n') + 1
+		out, raw = append(out, raw[:i]...), raw[i:]
+	}
 	for len(out) < size {
 		out = append(out, raw...)
 	}
@@ -67,7 +72,7 @@ func drain(b *testing.B, input []byte, open func(io.Reader) Reader) {
 }
 
 func BenchmarkXMLReader(b *testing.B) {
-	input := synthesize(b, filepath.Join("testdata", "xml", "wevtutil-system.xml"), 8<<20)
+	input := synthesize(b, filepath.Join("testdata", "xml", "wevtutil-system.xml"), 8<<20, false)
 	open := func(r io.Reader) Reader { return newXMLReader(r, nil, "bench", Options{}) }
 	b.Run("utf8", func(b *testing.B) { drain(b, input, open) })
 	b.Run("utf16le", func(b *testing.B) { drain(b, toUTF16LE(b, input), open) })
@@ -82,4 +87,24 @@ func BenchmarkParseEventXML(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+func BenchmarkTextReader(b *testing.B) {
+	input := synthesize(b, filepath.Join("testdata", "export", "sbs2003-activesync-copy.txt"), 8<<20, false)
+	open := func(r io.Reader) Reader { return newTextReader(r, nil, "bench", Options{}) }
+	b.Run("utf8", func(b *testing.B) { drain(b, input, open) })
+	b.Run("utf16le", func(b *testing.B) { drain(b, toUTF16LE(b, input), open) })
+}
+
+func BenchmarkCSVReader(b *testing.B) {
+	open := func(r io.Reader) Reader { return newCSVReader(r, nil, "bench", Options{}) }
+	b.Run("2003-csv", func(b *testing.B) {
+		drain(b, synthesize(b, filepath.Join("testdata", "export", "sbs2003-application.csv"), 8<<20, false), open)
+	})
+	b.Run("2003-tab", func(b *testing.B) {
+		drain(b, synthesize(b, filepath.Join("testdata", "export", "sbs2003-system.txt"), 8<<20, false), open)
+	})
+	input := synthesize(b, filepath.Join("testdata", "export", "server2008-system.csv"), 8<<20, true)
+	b.Run("2008-csv", func(b *testing.B) { drain(b, input, open) })
+	b.Run("2008-csv-utf16le", func(b *testing.B) { drain(b, toUTF16LE(b, input), open) })
 }
