@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log"
 	"os"
 	"os/exec"
@@ -20,7 +21,9 @@ import (
 	"testing"
 	"time"
 
+	goevtx "github.com/0xrawsec/golang-evtx/evtx"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 )
 
 // evtxPublicDir is the public .evtx corpus, or a skip.
@@ -650,4 +653,235 @@ func requireSameIDs(t *testing.T, want, got []uint64) {
 	slices.Sort(missing)
 	slices.Sort(extra)
 	t.Fatalf("record IDs differ: %d wanted, %d read; missing %v; unexpected %v", len(want), len(got), missing, extra)
+}
+
+func TestEVTXFilter(t *testing.T) {
+	quietEVTXLibrary(t)
+	http := loadEVTXFixture(t, "HTTP_Server.evtx")
+	// An exported subset: record headers renumbered 1-10, EventRecordIDs
+	// 13026 and up as Windows logged them.
+	mssql := loadEVTXFixture(t, "MSSQL_multiple_failed_logon_EventID_18456.evtx")
+	require.Equal(t, uint64(13026), mssql.all[0].RecordID)
+	// A file whose header IDs equal its EventRecordIDs throughout.
+	plaso := loadEVTXFixture(t, "plaso__System.evtx")
+
+	eventIDOf := func(fx evtxFixture, i int) uint16 { return fx.all[i].EventID }
+	pick := eventIDOf(http, 3)
+	var calls, full int
+
+	tests := []struct {
+		name   string
+		fx     evtxFixture
+		filter Filter
+		keep   func(*Event) bool
+		// maxDecoded bounds how many records were decoded at all, to show
+		// that filtering happens before decoding. 0: not checked.
+		maxDecoded int
+		after      func(t *testing.T)
+	}{
+		{
+			name:   "MinRecordID skips whole chunks unparsed",
+			fx:     plaso,
+			filter: Filter{MinRecordID: 4900},
+			keep:   func(ev *Event) bool { return ev.RecordID >= 4900 },
+			// 110 records pass; the rest of their chunk plus one probe
+			// record are decoded, not the 4900 before.
+			maxDecoded: 400,
+		},
+		{
+			name:   "MinRecordID in an exported subset uses EventRecordIDs",
+			fx:     mssql,
+			filter: Filter{MinRecordID: 13030},
+			keep:   func(ev *Event) bool { return ev.RecordID >= 13030 },
+		},
+		{
+			name:   "MinRecordID past the end",
+			fx:     http,
+			filter: Filter{MinRecordID: 1 << 40},
+			keep:   func(*Event) bool { return false },
+		},
+		{
+			name: "Keep by EventID treats unknown fields as unknown",
+			fx:   http,
+			filter: Filter{Keep: func(h Header) bool {
+				calls++
+				if h.Provider != "" {
+					full++
+				}
+				return h.EventID == 0 || h.EventID == pick
+			}},
+			keep: func(ev *Event) bool { return ev.EventID == pick },
+			after: func(t *testing.T) {
+				// Every record was offered with a full header after decoding.
+				require.Equal(t, len(http.all), full)
+				require.Greater(t, calls, full)
+			},
+		},
+		{
+			name: "Keep by record ID is asked before decoding",
+			fx:   plaso,
+			filter: Filter{Keep: func(h Header) bool {
+				return h.RecordID == 0 || h.RecordID%10 == 0
+			}},
+			keep:       func(ev *Event) bool { return ev.RecordID%10 == 0 },
+			maxDecoded: 5009/10 + 1,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			calls, full = 0, 0
+			r, err := Open(tt.fx.path, Options{Filter: tt.filter})
+			require.NoError(t, err)
+			defer r.Close()
+			var got []*Event
+			for ev, err := range All(context.Background(), r) {
+				require.NoError(t, err)
+				got = append(got, ev)
+			}
+			require.Empty(t, r.Problems())
+			requireSameIDs(t, without(tt.fx.all, func(ev *Event) bool { return !tt.keep(ev) }), recordIDs(got))
+			if tt.maxDecoded > 0 {
+				require.LessOrEqual(t, r.(*evtxReader).decoded, tt.maxDecoded)
+			}
+			if tt.after != nil {
+				tt.after(t)
+			}
+		})
+	}
+}
+
+func TestEVTXCancelAndClose(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	fx := loadEVTXFixture(t, "HTTP_Server.evtx")
+	path := fx.path
+
+	ctx, cancel := context.WithCancel(context.Background())
+	r, err := Open(path, Options{})
+	require.NoError(t, err)
+	for range 5 {
+		ev, err := r.Next(ctx)
+		require.NoError(t, err)
+		require.NotNil(t, ev)
+	}
+	cancel()
+	_, err = r.Next(ctx)
+	require.ErrorIs(t, err, context.Canceled)
+	// Cancellation is not damage.
+	require.Empty(t, r.Problems())
+	// Reading on with a live context resumes where it stopped.
+	ev, err := r.Next(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, fx.all[5].Origin, ev.Origin)
+
+	require.NoError(t, r.Close())
+	require.NoError(t, r.Close(), "Close is idempotent")
+	_, err = r.Next(context.Background())
+	require.ErrorIs(t, err, fs.ErrClosed)
+
+	// Stopping early through All leaves nothing running either.
+	r, err = Open(path, Options{})
+	require.NoError(t, err)
+	for range All(context.Background(), r) {
+		break
+	}
+	require.NoError(t, r.Close())
+}
+
+func TestEVTXEmptyAndTinyFiles(t *testing.T) {
+	header := func(n int) []byte {
+		b := make([]byte, n)
+		copy(b, "ElfFile\x00")
+		return b
+	}
+	tests := []struct {
+		name     string
+		data     []byte
+		problems int
+	}{
+		{"header only", header(evtxFileHeaderSize), 0},
+		{"cut inside the header", header(100), 1},
+		{"header and zeros", header(evtxFileHeaderSize + evtxChunkSize), 0},
+		{"cut inside a chunk header", append(header(evtxFileHeaderSize), "ElfChnk\x00"...), 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			evs, problems := readAllEVTX(t, writeTemp(t, tt.data), Options{})
+			require.Empty(t, evs)
+			require.Len(t, problems, tt.problems, "%v", problems)
+		})
+	}
+}
+
+// TestEVTXAgreesWithGoEvtxMap checks the reader's own walk of golang-evtx's
+// parse tree against the library's GoEvtxMap view of the same records,
+// including events whose EventID carries Qualifiers (then the map holds it
+// at /Event/System/EventID/Value, not /Event/System/EventID).
+func TestEVTXAgreesWithGoEvtxMap(t *testing.T) {
+	quietEVTXLibrary(t)
+	var withQualifiers, plain int
+	for _, name := range []string{
+		"ID7000,7009,7045-Payload deployed via service - Tchopper.evtx", // SCM: Qualifiers
+		"DFIRArtifactMuseum_APTSimulatorVM_EventLogs_Server2022__Security.evtx",
+	} {
+		q, p := compareWithGoEvtxMap(t, loadEVTXFixture(t, name))
+		withQualifiers += q
+		plain += p
+	}
+	require.Positive(t, withQualifiers)
+	require.Positive(t, plain)
+}
+
+func compareWithGoEvtxMap(t *testing.T, fx evtxFixture) (withQualifiers, plain int) {
+	byOffset := map[int64]*Event{}
+	for _, ev := range fx.all {
+		byOffset[ev.Origin.Offset] = ev
+	}
+	f, err := os.Open(fx.path)
+	require.NoError(t, err)
+	defer f.Close()
+	ef, err := goevtx.New(f)
+	require.NoError(t, err)
+
+	for off := int64(evtxFileHeaderSize); off < int64(len(fx.data)); off += evtxChunkSize {
+		if !bytes.HasPrefix(fx.data[off:], evtxChunkMagic) {
+			continue
+		}
+		c, err := ef.FetchChunk(off)
+		require.NoError(t, err)
+		for _, eo := range c.EventOffsets {
+			e := c.ParseEvent(int64(eo))
+			m, err := e.GoEvtxMap(&c)
+			if errors.Is(err, goevtx.ErrInvalidEvent) {
+				continue // FetchChunk lists the offset after the last record too
+			}
+			require.NoError(t, err)
+			ev := byOffset[off+int64(eo)]
+			require.NotNil(t, ev, "record at %d", off+int64(eo))
+
+			id, err := m.GetInt(&goevtx.EventIDPath)
+			if err != nil {
+				id, err = m.GetInt(&goevtx.EventIDPath2)
+				require.NoError(t, err)
+				q, err := m.GetInt(&goevtx.GoEvtxPath{"Event", "System", "EventID", "Qualifiers"})
+				require.NoError(t, err)
+				require.Equal(t, q, int64(ev.Qualifiers))
+				withQualifiers++
+			} else {
+				plain++
+			}
+			require.Equal(t, id, int64(ev.EventID))
+			rid, err := m.GetInt(&goevtx.EventRecordIDPath)
+			require.NoError(t, err)
+			require.Equal(t, rid, int64(ev.RecordID))
+			ch, err := m.GetString(&goevtx.ChannelPath)
+			require.NoError(t, err)
+			require.Equal(t, ch, ev.Channel)
+			tc, err := m.GetTime(&goevtx.SystemTimePath)
+			require.NoError(t, err)
+			require.True(t, tc.Equal(ev.Time))
+			delete(byOffset, off+int64(eo))
+		}
+	}
+	require.Empty(t, byOffset, "every record seen by both")
+	return withQualifiers, plain
 }
