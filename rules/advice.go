@@ -12,7 +12,11 @@ import (
 
 // advise writes what to do: built-in knowledge of the culprit and the
 // verdict first, then the rule's own advice for the failing service.
-func advise(f Finding, r *Rule, first *occurrence, facts *ports.Facts, known *ports.ServicePorts) string {
+//
+// poolPorts are the UDP ports to keep out of the host's DNS socket pool:
+// this finding's and those of the host's other pool findings.
+func advise(f Finding, r *Rule, first *occurrence, in Inputs, known *ports.ServicePorts, poolPorts []ports.PortRange) string {
+	facts := in.Facts
 	vals := adviceValues(f, r, first.ev)
 	var parts []string
 	switch f.Verdict {
@@ -25,7 +29,7 @@ func advise(f Finding, r *Rule, first *occurrence, facts *ports.Facts, known *po
 		return joinAdvice(parts)
 	case VerdictHeld:
 		if f.Culprit.PoolKind == "dns" {
-			parts = append(parts, dnsPoolAdvice(f, first, facts, known))
+			parts = append(parts, dnsPoolAdvice(f, first, in, known, poolPorts))
 		} else {
 			parts = append(parts, holderAdvice(f, known))
 		}
@@ -183,9 +187,13 @@ func rangeStrings(rs []ports.PortRange) []string {
 
 // dnsPoolAdvice explains the DNS socket pool (MS08-037) and gives the
 // commands that keep it off the failing service's ports
-// (WINDOWS-EVENTS.md §3).
-func dnsPoolAdvice(f Finding, first *occurrence, facts *ports.Facts, known *ports.ServicePorts) string {
+// (WINDOWS-EVENTS.md §3). When the port-ownership audit of the same
+// captures (evtwatch audit) covers those ports, its fix is used: it also
+// protects the server's other fixed ports the pool can take, so one reboot
+// fixes them all.
+func dnsPoolAdvice(f Finding, first *occurrence, in Inputs, known *ports.ServicePorts, poolPorts []ports.PortRange) string {
 	c := f.Culprit
+	facts := in.Facts
 	var b strings.Builder
 	poolSize := ports.DefaultSocketPoolSize
 	var dns *ports.DNSParams
@@ -194,41 +202,55 @@ func dnsPoolAdvice(f Finding, first *occurrence, facts *ports.Facts, known *port
 		dns, tcpip = facts.DNS, facts.Tcpip
 		poolSize = dns.PoolSize()
 	}
-	fmt.Fprintf(&b, "%s is the DNS Server's socket pool (MS08-037): at every start dns.exe binds %s random UDP ports and keeps them; this time it drew %s/%d. It holds %s UDP ports now. Each DNS restart or reboot draws again, which is why a reboot \"fixes\" it until the next time.\n",
-		culpritName(c), ports.FormatCount(poolSize), f.Protocol, f.Port, ports.FormatCount(c.UDPPorts))
-
-	// What the captured settings say.
-	var facts2 []string
+	plat := platformOf(facts, first.ev)
+	fmt.Fprintf(&b, "%s is the DNS Server's socket pool (MS08-037): at every start dns.exe binds %s random UDP ports and keeps them; this time it drew %s/%d. Each DNS restart or reboot draws again, which is why a reboot \"fixes\" it until the next time.",
+		culpritName(c), ports.FormatCount(poolSize), f.Protocol, f.Port)
+	var known2 []string
 	if dns != nil {
 		if dns.SocketPoolSize == nil {
-			facts2 = append(facts2, "SocketPoolSize is not set, so the pool is the default 2,500 sockets.")
+			known2 = append(known2, "SocketPoolSize is not set (the default pool of 2,500).")
 		} else {
-			facts2 = append(facts2, fmt.Sprintf("SocketPoolSize is %d.", *dns.SocketPoolSize))
+			known2 = append(known2, fmt.Sprintf("SocketPoolSize is %d.", *dns.SocketPoolSize))
 		}
 	}
-	if tcpip != nil {
+	if tcpip != nil && plat == platform2003 {
 		if tcpip.MaxUserPort > 0 {
-			facts2 = append(facts2, fmt.Sprintf("MaxUserPort is %d, so on Windows Server 2003 the pool draws from ports 1024–%d: any fixed UDP port in that span (2883, 1645/1646, 1701, 1812/1813, 4500) can be hit.", tcpip.MaxUserPort, tcpip.MaxUserPort))
-		} else if platformOf(facts, first.ev) == platform2003 {
-			facts2 = append(facts2, "MaxUserPort is not set, so on Windows Server 2003 the pool draws from 49152–65535.")
+			known2 = append(known2, fmt.Sprintf("MaxUserPort is %d, so the pool draws from 1024–%d and can hit any fixed UDP port in that span.", tcpip.MaxUserPort, tcpip.MaxUserPort))
+		} else {
+			known2 = append(known2, "MaxUserPort is not set, so the pool draws from 49152–65535.")
 		}
 		if len(tcpip.ReservedPorts) > 0 {
-			facts2 = append(facts2, "ReservedPorts already holds "+strings.Join(rangeStrings(tcpip.ReservedPorts), ", ")+".")
+			known2 = append(known2, "ReservedPorts holds "+strings.Join(rangeStrings(tcpip.ReservedPorts), ", ")+".")
 		}
 	}
-	if len(facts2) > 0 {
-		b.WriteString(strings.Join(facts2, " ") + "\n")
+	if len(known2) > 0 {
+		b.WriteString(" " + strings.Join(known2, " "))
+	}
+	b.WriteString("\n")
+
+	own := reservePorts(f, known)
+	reserve := ports.MergeRanges(append(append([]ports.PortRange(nil), own...), poolPorts...))
+	list := "UDP " + displayRanges(own)
+	if extra := ports.CountInRanges(reserve, ports.PortRange{First: 1, Last: 65535}) - ports.CountInRanges(own, ports.PortRange{First: 1, Last: 65535}); extra > 0 {
+		list = "UDP " + displayRanges(reserve) + " (with the ports of the other DNS-pool findings on " + hostOr(f.Host, "this host") + ": one command must list them all)"
 	}
 
-	reserve := reservePorts(f, known)
-	display := make([]string, len(reserve))
-	for i, r := range reserve {
-		display[i] = r.Display()
+	if fixes, n, ok := auditFix(in, reserve); ok {
+		fmt.Fprintf(&b, "\nFix: keep the pool away from %s. These steps (evtwatch audit on the same captures) also protect the server's other %d fixed port(s) in its reach:\n", list, n)
+		for i, fx := range fixes {
+			fmt.Fprintf(&b, "  %d. %s\n", i+1, fx.Title)
+			for _, cmd := range fx.Commands {
+				b.WriteString("       " + cmd + "\n")
+			}
+			if fx.Why != "" {
+				b.WriteString("     (" + fx.Why + ")\n")
+			}
+		}
+		b.WriteString("\nLowering MaxUserPort would narrow the range the pool draws from on 2003, but Exchange and SBS need those ephemeral ports: reserving the victims' ports is the fix.")
+		return b.String()
 	}
-	list := "UDP " + strings.Join(display, ", ")
-	b.WriteString("\nFix: keep the pool away from " + list + " and restart DNS so it draws again.\n")
 
-	plat := platformOf(facts, first.ev)
+	b.WriteString("\nFix: keep the pool away from " + list + ", then let DNS draw a new pool.\n")
 	if plat == platform2003 || plat == platformUnknown {
 		var existing []ports.PortRange
 		if tcpip != nil {
@@ -236,13 +258,11 @@ func dnsPoolAdvice(f Finding, first *occurrence, facts *ports.Facts, known *port
 		}
 		merged := ports.MergeRanges(append(append([]ports.PortRange(nil), existing...), reserve...))
 		b.WriteString("\nWindows Server 2003 / SBS 2003 (ReservedPorts; the command replaces the value, so it lists every range to keep):\n")
-		fmt.Fprintf(&b, "  reg add HKLM\\SYSTEM\\CurrentControlSet\\Services\\Tcpip\\Parameters /v ReservedPorts /t REG_MULTI_SZ /d \"%s\" /f\n", strings.Join(rangeStrings(merged), `\0`))
-		b.WriteString("  net stop dns && net start dns\n")
-		b.WriteString("  (ReservedPorts takes effect for the pool at its next start; a reboot also works.)\n")
+		fmt.Fprintf(&b, "  reg add \"HKLM\\SYSTEM\\CurrentControlSet\\Services\\Tcpip\\Parameters\" /v ReservedPorts /t REG_MULTI_SZ /d \"%s\" /f\n", strings.Join(rangeStrings(merged), `\0`))
+		b.WriteString("  shutdown /r /t 0\n  (TCP/IP reads ReservedPorts at start, and DNS draws its new pool after it.)\n")
 	}
 	if plat == platform2008 || plat == platformUnknown {
-		b.WriteString("\nWindows Server 2008 (excluded port range; stop DNS first, the exclusion fails while the port is bound):\n")
-		b.WriteString("  net stop dns\n")
+		b.WriteString("\nWindows Server 2008 (excluded port range; stop DNS first, netsh refuses a port that is bound):\n  net stop dns\n")
 		for _, r := range reserve {
 			fmt.Fprintf(&b, "  netsh int ipv4 add excludedportrange protocol=udp startport=%d numberofports=%d store=persistent\n", r.First, r.Len())
 		}
@@ -255,11 +275,52 @@ func dnsPoolAdvice(f Finding, first *occurrence, facts *ports.Facts, known *port
 		}
 		merged := ports.MergeRanges(append(append([]ports.PortRange(nil), existing...), reserve...))
 		b.WriteString("\nWindows Server 2008 R2 and later (SocketPoolExcludedPortRanges; the command replaces the list):\n")
-		fmt.Fprintf(&b, "  dnscmd /config /socketpoolexcludedportranges %s\n", strings.Join(rangeStrings(merged), " "))
+		fmt.Fprintf(&b, "  dnscmd /Config /SocketPoolExcludedPortRanges %s\n", strings.Join(rangeStrings(merged), " "))
 		b.WriteString("  net stop dns && net start dns\n")
 	}
-	b.WriteString("\nDo not set SocketPoolSize to 0 except briefly to confirm the diagnosis: the pool protects against DNS spoofing. A smaller pool (dnscmd /config /socketpoolsize 500) only lowers the odds. Lowering MaxUserPort on 2003 narrows the range the pool draws from, but Exchange and SBS need the ephemeral ports; reserving the victim's ports is the fix.")
+	b.WriteString("\nDo not set SocketPoolSize to 0 except briefly to confirm the diagnosis: the pool protects against DNS spoofing, and a smaller one (dnscmd /Config /SocketPoolSize 500) only lowers the odds. Lowering MaxUserPort on 2003 narrows the range the pool draws from, but Exchange and SBS need the ephemeral ports; reserving the victim's ports is the fix.")
 	return b.String()
+}
+
+func displayRanges(rs []ports.PortRange) string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.Display()
+	}
+	return strings.Join(out, ", ")
+}
+
+// auditFix runs the port audit on the finding's port table and returns its
+// fix when the fix covers every port to reserve, with how many other
+// ports it covers.
+func auditFix(in Inputs, reserve []ports.PortRange) ([]ports.Fix, int, bool) {
+	if in.Snapshot == nil || len(reserve) == 0 {
+		return nil, 0, false
+	}
+	rep := ports.Audit(in.Snapshot, in.Facts, ports.AuditOptions{})
+	if len(rep.Fixes) == 0 {
+		return nil, 0, false
+	}
+	covered := 0
+	others := 0
+	for _, e := range rep.Exposures {
+		if !e.InFix {
+			continue
+		}
+		if e.Protocol == ports.UDP && ports.InRanges(reserve, e.Port) {
+			covered++
+		} else {
+			others++
+		}
+	}
+	want := 0
+	for _, r := range reserve {
+		want += r.Len()
+	}
+	if covered < want {
+		return nil, 0, false
+	}
+	return rep.Fixes, others, true
 }
 
 // holderAdvice is for a culprit that is not a known socket pool.

@@ -44,6 +44,7 @@ type Rule struct {
 	needs       needs
 	expected    []template
 	advice      template
+	title       template
 	messages    map[uint16]string
 }
 
@@ -65,6 +66,7 @@ func compile(spec RuleSpec, file string, node *yaml.Node) (*Rule, []Problem) {
 	if r.Title == "" {
 		r.Title = r.ID
 	}
+	r.title = c.template([]string{"title"}, r.Title, titlePlaceholders)
 	switch {
 	case spec.ID == "":
 		c.add([]string{}, "missing id")
@@ -394,6 +396,7 @@ var (
 		"data.*", // data.NAME or data.N: a field of the first failure event
 	}
 	ownerPlaceholders = []string{"source", "service"}
+	titlePlaceholders = []string{"source", "service", "host"}
 )
 
 func (c *compiler) template(path []string, text string, allowed []string) template {

@@ -34,10 +34,10 @@ func TestActiveSyncHeldByDNSPool(t *testing.T) {
 	require.Equal(t, 2501, f.Culprit.UDPPorts, "the pool plus port 53")
 	require.GreaterOrEqual(t, f.Cadence.Min, 5*time.Minute)
 	require.LessOrEqual(t, f.Cadence.Max, 10*time.Minute)
-	require.Contains(t, f.Summary, "dns.exe (PID 1692, service DNS) holds UDP 2883 (the DNS socket pool): Exchange ActiveSync")
+	require.Contains(t, f.Summary, "dns.exe (PID 1692, service DNS) holds UDP 2883 (the DNS socket pool): on SBS01, Exchange ActiveSync")
 	require.Contains(t, f.Summary, "every 5–10 minutes")
 	require.Contains(t, f.Advice, "ReservedPorts")
-	require.Contains(t, f.Advice, "socketpoolexcludedportranges 2883-2883")
+	require.Contains(t, f.Advice, "SocketPoolExcludedPortRanges 2883-2883")
 	require.Contains(t, f.Advice, "iisreset")
 	require.Contains(t, f.PortSource, "%2")
 	ids := []uint16{}
@@ -215,7 +215,7 @@ func TestDNSAddressNotAvailableIsNotAConflict(t *testing.T) {
 	require.Equal(t, VerdictNotConflict, f.Verdict)
 	require.Nil(t, f.Culprit)
 	require.Equal(t, "10049 (WSAEADDRNOTAVAIL)", f.Error)
-	require.Contains(t, f.Summary, "not a port conflict")
+	require.Contains(t, f.Summary, "Not a port conflict (error 10049 (WSAEADDRNOTAVAIL)): on SBS01, DNS Server cannot bind UDP port 53, 3 times every day")
 	require.Contains(t, f.Advice, "192.168.16.2")
 
 	// The same events with 10048 and someone else on 53: a conflict.
@@ -344,7 +344,7 @@ func TestCadencePhrase(t *testing.T) {
 		want string
 	}{
 		{Cadence{}, "once"},
-		{Cadence{Median: time.Hour, Min: time.Hour, Max: time.Hour}, "every 1h"},
+		{Cadence{Median: time.Hour, Min: time.Hour, Max: time.Hour}, "every hour"},
 		{Cadence{Median: 7 * time.Minute, Min: 5*time.Minute + 12*time.Second, Max: 9*time.Minute + 58*time.Second}, "every 5–10 minutes (median 7m)"},
 		{Cadence{Median: 3 * 24 * time.Hour, Min: 2 * 24 * time.Hour, Max: 4 * 24 * time.Hour}, "every 2–4 days (median 3d)"},
 		{Cadence{Median: time.Minute, Min: 30 * time.Second, Max: 3 * time.Minute}, "every 30s–3 minutes (median 1m)"},

@@ -27,6 +27,7 @@ type codeInfo struct {
 var knownCodes = map[uint32]codeInfo{
 	2:                {"ERROR_FILE_NOT_FOUND", "The system cannot find the file specified."},
 	5:                {"ERROR_ACCESS_DENIED", "Access is denied."},
+	32:               {"ERROR_SHARING_VIOLATION", "The process cannot access the file because it is being used by another process."},
 	1053:             {"ERROR_SERVICE_REQUEST_TIMEOUT", "The service did not respond to the start or control request in a timely fashion."},
 	1068:             {"ERROR_SERVICE_DEPENDENCY_FAIL", "The dependency service or group failed to start."},
 	codeAccess:       {"WSAEACCES", "An attempt was made to access a socket in a way forbidden by its access permissions."},

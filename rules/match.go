@@ -332,7 +332,7 @@ func (n *needs) extract(ev *evtx.Event, templates map[uint16]string, lookup Serv
 		case 1:
 			p, _ := parsePort(cands[0])
 			x.ports = []ports.PortSpec{{Protocol: n.proto, Port: p}}
-			x.from = "insertion string " + where[0] + " = " + strconv.Quote(cands[0]) + " (the only port-shaped one)"
+			x.from = "insertion string " + where[0] + " = " + strconv.Quote(cands[0]) + ", the only port-shaped one"
 			return x
 		case 0:
 			x.note = "no insertion string is a port number"

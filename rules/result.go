@@ -59,14 +59,32 @@ func (a *Analysis) Result(in Inputs) *Result {
 	if in.Snapshot != nil {
 		res.Snapshot = &SnapshotSummary{Taken: in.Snapshot.Taken.UTC(), Source: in.Snapshot.Source}
 	}
+	var fired []*group
 	for _, st := range a.states {
 		for _, g := range st.groups() {
 			if g.best >= g.rule.Threshold {
 				res.Findings = append(res.Findings, a.finding(g, in))
+				fired = append(fired, g)
 				continue
 			}
 			res.Below = append(res.Below, below(g))
 		}
+	}
+	// Advice comes last: the ports to keep out of a host's DNS socket pool
+	// are those of all its pool findings, since a ReservedPorts or
+	// SocketPoolExcludedPortRanges command replaces the whole list and two
+	// findings' commands run one after the other would undo each other.
+	poolPorts := map[string][]ports.PortRange{}
+	for i, f := range res.Findings {
+		if f.Culprit != nil && f.Culprit.PoolKind == "dns" {
+			h := strings.ToUpper(f.Host)
+			poolPorts[h] = ports.MergeRanges(append(poolPorts[h], reservePorts(f, knownService(fired[i]))...))
+		}
+	}
+	for i := range res.Findings {
+		f := &res.Findings[i]
+		g := fired[i]
+		f.Advice = advise(*f, g.rule, g.occs[0], in, knownService(g), poolPorts[strings.ToUpper(f.Host)])
 	}
 	sort.SliceStable(res.Findings, func(i, j int) bool {
 		fi, fj := res.Findings[i], res.Findings[j]
@@ -102,11 +120,19 @@ func verdictRank(v Verdict) int {
 	return 4
 }
 
+// groupTitle is the rule's title with {service}, {source} and {host}
+// filled in from the group's events.
+func groupTitle(g *group) string {
+	first := g.occs[0]
+	vals := map[string]string{"service": serviceLabel(g), "source": first.ev.SourceName(), "host": first.host}
+	return g.rule.title.renderOr(vals, "a service")
+}
+
 func below(g *group) BelowThreshold {
 	first, last := g.occs[0], g.occs[len(g.occs)-1]
 	b := BelowThreshold{
 		Rule:      g.rule.ID,
-		Title:     g.rule.Title,
+		Title:     groupTitle(g),
 		Host:      first.host,
 		Service:   first.x.service,
 		Count:     len(g.occs),
@@ -128,7 +154,7 @@ func (a *Analysis) finding(g *group, in Inputs) Finding {
 	first, last := g.occs[0], g.occs[len(g.occs)-1]
 	f := Finding{
 		Rule:    r.ID,
-		Title:   r.Title,
+		Title:   groupTitle(g),
 		Host:    first.host,
 		Service: first.x.service,
 		First:   first.ev.Time.UTC(),
@@ -151,6 +177,7 @@ func (a *Analysis) finding(g *group, in Inputs) Finding {
 	}
 	needed := neededPorts(g)
 	known := knownService(g)
+	_ = known
 
 	switch {
 	case first.class == classNotConflict:
@@ -181,7 +208,6 @@ func (a *Analysis) finding(g *group, in Inputs) Finding {
 	f.Evidence = evidence(g)
 	f.Key = findingKey(f)
 	f.Summary = summary(f)
-	f.Advice = advise(f, r, first, in.Facts, known)
 	return f
 }
 
@@ -265,7 +291,7 @@ func summary(f Finding) string {
 	if f.Port != 0 {
 		port = fmt.Sprintf("%s %d", strings.ToUpper(string(f.Protocol)), f.Port)
 	}
-	failure := fmt.Sprintf("%s on %s, %s %s", f.Title, host, times(f.Count), cadencePhrase(f.Cadence))
+	failure := fmt.Sprintf("on %s, %s, %s %s", host, lowerFirst(f.Title), times(f.Count), cadencePhrase(f.Cadence))
 	switch f.Verdict {
 	case VerdictHeld:
 		c := f.Culprit
@@ -277,20 +303,45 @@ func summary(f Finding) string {
 		}
 		return fmt.Sprintf("%s holds %s%s: %s", culpritName(c), port, pool, failure)
 	case VerdictExpected:
-		return fmt.Sprintf("%s; %s is now held by its expected owner (recovered)", failure, port)
+		return fmt.Sprintf("%s is held by its expected owner now (recovered): %s", port, failure)
 	case VerdictFree:
-		return fmt.Sprintf("%s; %s is free now (a transient conflict)", failure, port)
+		return fmt.Sprintf("%s is free now (a transient conflict): %s", port, failure)
 	case VerdictNotConflict:
 		e := f.Error
 		if e == "" {
 			e = "its error code"
 		}
-		return fmt.Sprintf("%s; error %s: not a port conflict", failure, e)
+		return fmt.Sprintf("Not a port conflict (error %s): %s", e, failure)
 	}
 	if f.Port == 0 {
-		return fmt.Sprintf("%s; the port it needs is unknown", failure)
+		return fmt.Sprintf("Port unknown: %s", failure)
 	}
-	return fmt.Sprintf("%s; who holds %s is unknown (no port table)", failure, port)
+	return fmt.Sprintf("Who holds %s is unknown (no port table): %s", port, failure)
+}
+
+// serviceLabel names the failing service as the events do ("Internet
+// Authentication Service"), for the summary line.
+func serviceLabel(g *group) string {
+	for _, o := range g.occs {
+		if o.x.svcName != "" {
+			return o.x.svcName
+		}
+	}
+	return ""
+}
+
+// lowerFirst lower-cases a title's first letter for use mid-sentence,
+// unless it starts an acronym or a name ("HTTP.sys", "SQL Server").
+func lowerFirst(s string) string {
+	if len(s) < 2 || s[0] < 'A' || s[0] > 'Z' || (s[1] >= 'A' && s[1] <= 'Z') {
+		return s
+	}
+	first, _, _ := strings.Cut(s, " ")
+	switch first {
+	case "A", "An", "The":
+		return strings.ToLower(s[:1]) + s[1:]
+	}
+	return s
 }
 
 func times(n int) string {
@@ -325,7 +376,7 @@ func cadencePhrase(c Cadence) string {
 	lo, hi := roundDuration(c.Min), roundDuration(c.Max)
 	med := roundDuration(c.Median)
 	if lo == hi {
-		return "every " + humanDuration(lo)
+		return "every " + unitPhrase(lo)
 	}
 	return fmt.Sprintf("every %s (median %s)", humanRange(lo, hi), humanDuration(med))
 }
@@ -362,6 +413,22 @@ func humanRange(lo, hi time.Duration) string {
 		return fmt.Sprintf("%d–%d %s", l, h, u.name)
 	}
 	return humanDuration(lo) + "–" + humanDuration(hi)
+}
+
+// unitPhrase says "day", "3 days", "10 minutes", or a duration.
+func unitPhrase(d time.Duration) string {
+	for _, u := range []struct {
+		d    time.Duration
+		name string
+	}{{24 * time.Hour, "day"}, {time.Hour, "hour"}, {time.Minute, "minute"}, {time.Second, "second"}} {
+		if d >= u.d && d%u.d == 0 {
+			if n := d / u.d; n > 1 {
+				return fmt.Sprintf("%d %ss", n, u.name)
+			}
+			return u.name
+		}
+	}
+	return humanDuration(d)
 }
 
 func humanDuration(d time.Duration) string {

@@ -63,6 +63,11 @@ func (t template) empty() bool { return len(t.parts) == 0 }
 // render fills the placeholders from vals; a missing value renders as
 // "unknown" so advice never shows a raw {placeholder}.
 func (t template) render(vals map[string]string) string {
+	return t.renderOr(vals, "unknown")
+}
+
+// renderOr is render with def for missing values.
+func (t template) renderOr(vals map[string]string, def string) string {
 	var b strings.Builder
 	for _, p := range t.parts {
 		if p.name == "" {
@@ -71,7 +76,7 @@ func (t template) render(vals map[string]string) string {
 		}
 		v, ok := vals[p.name]
 		if !ok || v == "" {
-			v = "unknown"
+			v = def
 		}
 		b.WriteString(v)
 	}
