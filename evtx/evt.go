@@ -976,8 +976,9 @@ func (r *evtReader) insertionStrings(b []byte, n int) ([]Data, error) {
 			err = fmt.Errorf("record holds %d of %d insertion strings", i, n)
 			break
 		}
-		raw, next, ok := utf16z(b, p, len(b))
-		r.scratch = appendUTF16(r.scratch, raw)
+		var next int
+		var ok bool
+		r.scratch, next, ok = appendUTF16z(r.scratch, b, p)
 		r.ends = append(r.ends, len(r.scratch))
 		if !ok {
 			err = fmt.Errorf("insertion string %d of %d not terminated", i+1, n)
@@ -1048,6 +1049,27 @@ func utf16z(b []byte, p, end int) (raw []byte, next int, ok bool) {
 		}
 	}
 	return b[p : end-(end-p)%2], end, false
+}
+
+// appendUTF16z appends the UTF-8 form of the NUL-terminated UTF-16LE
+// string at b[p:] in one pass, returning the offset after the NUL and
+// whether there was one.
+func appendUTF16z(dst, b []byte, p int) ([]byte, int, bool) {
+	i := p
+	for ; i+1 < len(b); i += 2 {
+		lo, hi := b[i], b[i+1]
+		if hi == 0 && lo < utf8.RuneSelf {
+			if lo == 0 {
+				return dst, i + 2, true
+			}
+			dst = append(dst, lo)
+			continue
+		}
+		// Rare: hand the rest of this string to the general decoder.
+		raw, next, ok := utf16z(b, i, len(b))
+		return appendUTF16(dst, raw), next, ok
+	}
+	return dst, len(b), false
 }
 
 // appendUTF16 appends the UTF-8 form of UTF-16LE code units; unpaired
