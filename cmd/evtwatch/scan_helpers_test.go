@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log"
 	"mime"
 	"net"
 	"net/mail"
@@ -54,8 +55,12 @@ type received struct {
 type smtpSink struct {
 	srv  *smtp.Server
 	addr string
-	mu   sync.Mutex
-	msgs []received
+	// delay holds each accepted message before the server answers, which
+	// widens the window in which a killed client has been accepted
+	// without knowing it.
+	delay time.Duration
+	mu    sync.Mutex
+	msgs  []received
 }
 
 // startSMTP serves on addr ("127.0.0.1:0" for any port).
@@ -66,6 +71,7 @@ func startSMTP(t *testing.T, addr string) *smtpSink {
 		return &smtpSession{sink: sink}, nil
 	}))
 	srv.Domain = "localhost"
+	srv.ErrorLog = log.New(io.Discard, "", 0) // killed clients drop connections: expected here
 	srv.ReadTimeout = 10 * time.Second
 	srv.WriteTimeout = 10 * time.Second
 	l, err := net.Listen("tcp", addr)
@@ -105,13 +111,16 @@ func (s *smtpSession) Data(r io.Reader) error {
 	}
 	body, _ := io.ReadAll(m.Body)
 	s.sink.mu.Lock()
+	defer s.sink.mu.Unlock()
 	s.sink.msgs = append(s.sink.msgs, received{
 		MessageID: m.Header.Get("Message-Id"),
 		Subject:   decodeHeader(m.Header.Get("Subject")),
 		To:        s.to,
 		Body:      string(body),
 	})
-	s.sink.mu.Unlock()
+	if s.sink.delay > 0 {
+		time.Sleep(s.sink.delay) // the server is slow to answer: a real mail server's latency, not test synchronisation
+	}
 	return nil
 }
 
