@@ -363,6 +363,7 @@ func TestSniffText(t *testing.T) {
 		{"german tab header", "Ebene\tDatum und Uhrzeit\tQuelle\tEreignis-ID\tAufgabenkategorie\r\n", FormatCSV},
 		{"german 2003 row", "14.03.2008\t10:37:21\tServer ActiveSync\tFehler\tKeine\t3015\tNicht zutreffend\tSBSHQ01\tIP-based AUTD ...\r\n", FormatCSV},
 		{"blank lines first", "\r\n\r\nEvent Type:\tError\r\n", FormatText},
+		{"evtxexport -f xml banner", "evtxexport 20181227\n\n<Event xmlns=\"http://schemas.microsoft.com/win/2004/08/events/event\">\n  <System>\n", FormatXML},
 	}
 	for _, tc := range positive {
 		t.Run(tc.name, func(t *testing.T) {

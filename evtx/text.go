@@ -58,6 +58,13 @@ func sniffText(text []byte) Format {
 	case bytes.HasPrefix(t, []byte("Event Type:")), isVistaTextStart(t):
 		return FormatText
 	}
+	// A one-line banner before the events, as libevtx's evtxexport prints.
+	if nl := bytes.IndexByte(t, '\n'); nl > 0 && nl < 200 {
+		rest := bytes.TrimLeft(t[nl+1:], " \t\r\n")
+		if bytes.HasPrefix(rest, []byte("<Event")) && looksLikeEventXML(rest) {
+			return FormatXML
+		}
+	}
 	return sniffExport(t)
 }
 

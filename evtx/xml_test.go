@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -442,11 +443,12 @@ func TestXMLMatchesEvtxexport(t *testing.T) {
 			want := evtxexportTextIDs(textOut)
 			require.NotEmpty(t, want)
 
-			// evtxexport prints a version banner before the XML: the reader
-			// skips anything that is not an <Event> element.
+			// evtxexport prints a version banner before the XML; it is still
+			// recognised as XML, and the reader skips what is not an <Event>.
 			path := filepath.Join(t.TempDir(), "export.xml")
 			require.NoError(t, os.WriteFile(path, xmlOut, 0o644))
-			events, problems, _ := readAllEvents(t, path, Options{Format: FormatXML})
+			events, problems, format := readAllEvents(t, path, Options{})
+			require.Equal(t, FormatXML, format)
 			require.Empty(t, problems)
 			got := make([]uint16, len(events))
 			for i, ev := range events {
@@ -567,5 +569,75 @@ func TestXMLReaderUTF16Offsets(t *testing.T) {
 	for _, r := range []io.Reader{bytes.NewReader(in), &oneByteReader{in}} {
 		events := drainXML(t, r)
 		require.Equal(t, []string{strconv.FormatInt(want, 10) + " 7 "}, events)
+	}
+}
+
+// repeatReader yields unit over and over, n bytes in all.
+type repeatReader struct {
+	unit []byte
+	pos  int
+	left int64
+}
+
+func (r *repeatReader) Read(p []byte) (int, error) {
+	if r.left <= 0 {
+		return 0, io.EOF
+	}
+	n := 0
+	for n < len(p) && r.left > 0 {
+		c := copy(p[n:min(len(p), n+int(min(r.left, int64(len(p)))))], r.unit[r.pos:])
+		n += c
+		r.left -= int64(c)
+		r.pos = (r.pos + c) % len(r.unit)
+	}
+	return n, nil
+}
+
+// TestStreamingMemoryIsFlat reads 32 MiB of generated input through each
+// streaming reader and checks the live heap stays well below the input
+// size (the events read would take twice that if anything kept them):
+// memory must not grow with the file.
+func TestStreamingMemoryIsFlat(t *testing.T) {
+	if testing.Short() {
+		t.Skip("reads 3 x 32 MiB")
+	}
+	const size = 32 << 20
+	const limit = 8 << 20
+	unit := func(path string) []byte {
+		b, err := os.ReadFile(path)
+		require.NoError(t, err)
+		return append(bytes.TrimRight(b, "\r\n"), '\r', '\n')
+	}
+	tests := []struct {
+		name string
+		open func(io.Reader) Reader
+		unit []byte
+	}{
+		{"xml", func(r io.Reader) Reader { return newXMLReader(r, nil, "big.xml", Options{}) }, unit(filepath.Join("testdata", "xml", "wevtutil-system.xml"))},
+		{"text", func(r io.Reader) Reader { return newTextReader(r, nil, "big.txt", Options{}) }, unit(filepath.Join("testdata", "export", "sbs2003-activesync-copy.txt"))},
+		{"csv", func(r io.Reader) Reader { return newCSVReader(r, nil, "big.csv", Options{}) }, unit(filepath.Join("testdata", "export", "sbs2003-application.csv"))},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			// Whole units, so the last event is not cut short.
+			r := tc.open(&repeatReader{unit: tc.unit, left: size - size%int64(len(tc.unit))})
+			var ms runtime.MemStats
+			var peak uint64
+			n := 0
+			for ev, err := range All(context.Background(), r) {
+				require.NoError(t, err)
+				require.NotNil(t, ev)
+				n++
+				if n%20000 == 0 {
+					runtime.GC()
+					runtime.ReadMemStats(&ms)
+					peak = max(peak, ms.HeapInuse)
+				}
+			}
+			require.Greater(t, n, 20000)
+			t.Logf("%d events, peak heap in use %.1f MiB", n, float64(peak)/(1<<20))
+			require.Empty(t, r.Problems())
+			require.Less(t, peak, uint64(limit), "heap in use while streaming %d MiB", size>>20)
+		})
 	}
 }
