@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"unicode/utf16"
 
 	"github.com/stretchr/testify/require"
 )
@@ -167,4 +168,33 @@ func TestEVTHostileCursorsAreBounded(t *testing.T) {
 		require.NoError(t, err)
 	}
 	require.LessOrEqual(t, src.bytes, int64(4*size), "file bytes read")
+}
+
+// FuzzEVTUTF16 checks the string decoder against unicode/utf16: same text
+// (unpaired surrogates as U+FFFD), same end, for any bytes.
+func FuzzEVTUTF16(f *testing.F) {
+	for _, s := range []string{"Server ActiveSync\x00", "ü\x00", "😀x\x00", "\xd8\x3d", "\x3d\xd8\x41\x00", "\x00\xdc\x00\x00", "abc"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var units []uint16
+		want := len(b)
+		found := false
+		for i := 0; i+1 < len(b); i += 2 {
+			u := binary.LittleEndian.Uint16(b[i:])
+			if u == 0 {
+				want, found = i+2, true
+				break
+			}
+			units = append(units, u)
+		}
+		got, next, ok := appendUTF16z(nil, b, 0)
+		require.Equal(t, string(utf16.Decode(units)), string(got))
+		require.Equal(t, found, ok)
+		require.Equal(t, want, next)
+		raw, next2, ok2 := utf16z(b, 0, len(b))
+		require.Equal(t, string(got), string(appendUTF16(nil, raw)))
+		require.Equal(t, next, next2)
+		require.Equal(t, ok, ok2)
+	})
 }
