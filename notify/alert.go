@@ -44,6 +44,9 @@ type Alert struct {
 	SuppressedSince time.Time `json:"suppressed_since,omitzero"`
 	// Resolution is set on resolved notices.
 	Resolution *Resolution `json:"resolution,omitempty"`
+	// Test marks a message sent by "evtwatch notify test": its title says
+	// so, so nobody acts on it.
+	Test bool `json:"test,omitempty"`
 }
 
 // Resolution says when and why an incident ended.
@@ -169,6 +172,9 @@ func Headline(f *rules.Finding) string {
 // reminders and resolved notices.
 func (a *Alert) Title() string {
 	h := Headline(&a.Finding)
+	if a.Test {
+		h = "[TEST] " + h
+	}
 	switch {
 	case a.Status == StatusResolved:
 		return "Resolved: " + h

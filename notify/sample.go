@@ -61,6 +61,13 @@ func SampleFinding(now time.Time) rules.Finding {
 	}
 }
 
+// TestAlert is SampleAlert marked as a test message.
+func TestAlert(now time.Time) Alert {
+	a := SampleAlert(now)
+	a.Test = true
+	return a
+}
+
 // SampleAlert is SampleFinding as a first firing alert.
 func SampleAlert(now time.Time) Alert {
 	f := SampleFinding(now)

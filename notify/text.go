@@ -80,6 +80,9 @@ func writeTextAlert(b *strings.Builder, v View) {
 // when it was first alerted and which port table the verdict came from.
 func (v View) Footer() string {
 	parts := []string{"alert " + v.ID}
+	if v.Test {
+		parts = []string{"test message from evtwatch notify test: nothing is wrong"}
+	}
 	if v.Rule != "" {
 		parts = append(parts, "rule "+v.Rule)
 	}

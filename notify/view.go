@@ -37,6 +37,7 @@ type View struct {
 	// Resolution is set on resolved notices.
 	Resolution string
 	Snapshot   string
+	Test       bool
 }
 
 // CulpritView describes the culprit process.
@@ -80,6 +81,7 @@ func NewView(a *Alert) View {
 		Failures:      failuresText(f),
 		Advice:        strings.TrimSpace(SanitizeText(f.Advice)),
 		FirstNotified: FormatTime(a.FirstNotified),
+		Test:          a.Test,
 	}
 	if v.Service == "" {
 		v.Service = SingleLine(f.Title)

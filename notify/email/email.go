@@ -191,9 +191,11 @@ func (n *Notifier) client(ctx context.Context) (*gomail.Client, error) {
 	if tlsConfig.ServerName == "" {
 		tlsConfig.ServerName = n.cfg.Host
 	}
+	// go-mail's own per-command timeout is set a little past the context's
+	// deadline, so the context always ends first and the error says so.
 	timeout := notify.DefaultTimeout
 	if dl, ok := ctx.Deadline(); ok {
-		timeout = max(time.Until(dl), time.Millisecond)
+		timeout = max(time.Until(dl), 0) + time.Second
 	}
 	implicit := n.cfg.TLS == notify.TLSImplicit
 	dial := func(_ context.Context, network, addr string) (net.Conn, error) {
