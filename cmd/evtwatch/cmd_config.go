@@ -1,22 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/evtwatch/evtwatch/notify"
-	"github.com/evtwatch/evtwatch/notify/email"
-	"github.com/evtwatch/evtwatch/notify/slack"
 	"github.com/evtwatch/evtwatch/rules"
 )
 
@@ -65,45 +61,26 @@ type runConfig struct {
 	Notify notify.Config
 }
 
-// scanFileConfig is the whole config file.
-type scanFileConfig struct {
-	scanConfig `yaml:",inline"`
-	Notify     notify.Config `yaml:"notify"`
-}
-
-// loadRunConfig reads, decodes strictly, resolves and validates a config
-// file for goos. Every problem comes back at once, as a *configError.
+// loadRunConfig reads, decodes strictly (fileConfig), resolves and
+// validates a config file for goos. Every problem comes back at once, as a
+// *configError.
 func loadRunConfig(path, goos string, lookupEnv func(string) (string, bool)) (*runConfig, error) {
-	b, err := os.ReadFile(path)
+	fc, dir, err := readConfigFile(path)
 	if err != nil {
-		return nil, &configError{err: fmt.Errorf("read config: %w", err)}
+		return nil, err
 	}
-	return parseRunConfig(b, path, goos, lookupEnv)
-}
-
-func parseRunConfig(b []byte, path, goos string, lookupEnv func(string) (string, bool)) (*runConfig, error) {
-	cf := scanFileConfig{Notify: notify.DefaultConfig()}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cf); err != nil && !errors.Is(err, io.EOF) {
-		return nil, &configError{err: fmt.Errorf("config %s: %w", path, err)}
-	}
-	dir := ""
-	if abs, err := filepath.Abs(path); err == nil {
-		dir = filepath.Dir(abs)
-	}
-	cf.scanConfig.resolve(dir)
+	fc.scanConfig.resolve(dir)
 	var errs []error
-	if err := cf.scanConfig.validate(goos); err != nil {
+	if err := fc.scanConfig.validate(goos); err != nil {
 		errs = append(errs, err)
 	}
-	if err := cf.Notify.Resolve(dir, lookupEnv); err != nil {
+	if err := fc.Notify.Resolve(dir, lookupEnv); err != nil {
 		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
 		return nil, &configError{err: fmt.Errorf("config %s:\n  %w", path, indentErr(errors.Join(errs...)))}
 	}
-	return &runConfig{Path: path, Scan: cf.scanConfig, Notify: cf.Notify}, nil
+	return &runConfig{Path: path, Scan: fc.scanConfig, Notify: fc.Notify}, nil
 }
 
 func indentErr(err error) error {
@@ -131,26 +108,6 @@ func loadRuleSet(paths []string) (*rules.RuleSet, error) {
 		return nil, &configError{err: errors.Join(errs...)}
 	}
 	return rules.Merge(sets...), nil
-}
-
-// channelsFor makes the configured notifiers.
-func channelsFor(cfg notify.Config, log *slog.Logger) ([]notify.Channel, error) {
-	var out []notify.Channel
-	if cfg.Email != nil {
-		n, err := email.New(cfg.Email, log.With("channel", "email"))
-		if err != nil {
-			return nil, &configError{err: err}
-		}
-		out = append(out, notify.Channel{Name: "email", Notifier: n})
-	}
-	if cfg.Slack != nil {
-		n, err := slack.New(cfg.Slack, log.With("channel", "slack"))
-		if err != nil {
-			return nil, &configError{err: err}
-		}
-		out = append(out, notify.Channel{Name: "slack", Notifier: n})
-	}
-	return out, nil
 }
 
 func runConfigCmd(_ context.Context, args []string, s streams) (exitCode, error) {
@@ -183,11 +140,11 @@ func runConfigCmd(_ context.Context, args []string, s streams) (exitCode, error)
 	if err != nil {
 		return exitConfig, err
 	}
-	if _, err := channelsFor(rc.Notify, slog.New(slog.DiscardHandler)); err != nil {
+	if _, err := notifyChannels(rc.Notify, slog.New(slog.DiscardHandler), false, io.Discard); err != nil {
 		return exitConfig, err
 	}
 	if verb == "show" {
-		out, err := yaml.Marshal(scanFileConfig{scanConfig: rc.Scan, Notify: rc.Notify})
+		out, err := yaml.Marshal(fileConfig{scanConfig: rc.Scan, Notify: rc.Notify})
 		if err != nil {
 			return exitError, err
 		}

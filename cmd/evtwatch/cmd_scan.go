@@ -182,11 +182,12 @@ func newScanner(ctx context.Context, o scanOptions, s streams, log *slog.Logger,
 	if err != nil {
 		return nil, &configError{err: err}
 	}
-	var channels []notify.Channel
-	if o.DryRun {
-		channels = []notify.Channel{{Name: "dry-run", Notifier: notify.NewConsole(s.Out, "dry-run", nil)}}
-	} else if channels, err = channelsFor(rc.Notify, log); err != nil {
+	channels, err := notifyChannels(rc.Notify, log, o.DryRun, s.Out)
+	if err != nil {
 		return nil, err
+	}
+	if len(channels) == 0 && o.DryRun {
+		channels = []notify.Channel{{Name: "dry-run", Notifier: notify.NewConsole(s.Out, "dry-run", nil)}}
 	}
 	if len(channels) == 0 {
 		log.Warn("no alert channel configured (notify.email or notify.slack): findings are only counted")
