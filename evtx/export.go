@@ -5,8 +5,11 @@ package evtx
 // These carry what binary logs lack, the rendered message, and lack what
 // binary logs carry: record numbers, insertion strings, UTC times. So:
 //
-//   - Event.Message is the description, Event.Data is empty, and
-//     Event.Provider is the source name shown by Event Viewer.
+//   - Event.Message is the description and Event.Provider the source name
+//     shown by Event Viewer. Event.Data is empty, except when Event Viewer
+//     had no message file for the source and listed the insertion strings
+//     in the description instead ("The description for Event ID ... cannot
+//     be found"): those are recovered, see insertionStrings.
 //   - RecordID is 0, which means "unknown" everywhere in this package.
 //     A sequence number would look like a record ID without being one
 //     (exports of overlapping ranges would disagree, and nothing matches
@@ -415,6 +418,9 @@ func (r *textReader) readBlock(first textLine, labels map[string]bool) *Event {
 		}
 	}
 	ev.Message = cleanDescription(msg)
+	if len(ev.Data) == 0 {
+		ev.Data = insertionStrings(ev.Message)
+	}
 	if binary != nil {
 		ev.Binary = binary
 	}
@@ -566,6 +572,55 @@ func isHex(s string) bool {
 		}
 	}
 	return true
+}
+
+// Phrases of Event Viewer's "no message file" description. 2003/XP list
+// the strings on one line, comma separated; Vista+ one per line.
+const (
+	noDescription   = "The description for Event ID"
+	stringsLine2003 = "The following information is part of the event:"
+	stringsVista    = "The following information was included with the event:"
+	resourceNote    = "The message resource is present but"
+)
+
+// insertionStrings recovers the insertion strings from a description that
+// Event Viewer could not render, so rules that read %1, %2 work on such
+// exports too. Best effort: 2003's comma-separated list cannot tell a comma
+// inside a string from a separator, and a Vista+ list ends at a blank line.
+func insertionStrings(msg string) []Data {
+	if !strings.Contains(msg, noDescription) {
+		return nil
+	}
+	var out []Data
+	if _, rest, ok := strings.Cut(msg, stringsVista); ok {
+		started := false
+		for _, l := range strings.Split(rest, "\n") {
+			l = strings.TrimRight(l, " \t")
+			switch {
+			case !started && strings.TrimSpace(l) == "":
+				continue
+			case started && l == "", strings.HasPrefix(l, resourceNote):
+				return out
+			}
+			started = true
+			out = append(out, Data{Value: l})
+		}
+		return out
+	}
+	if _, rest, ok := strings.Cut(msg, stringsLine2003); ok {
+		rest = strings.TrimSpace(rest)
+		if i := strings.IndexByte(rest, '\n'); i >= 0 {
+			rest = strings.TrimSpace(rest[:i])
+		}
+		rest = strings.TrimSuffix(rest, ".")
+		if rest == "" {
+			return nil
+		}
+		for _, v := range strings.Split(rest, ", ") {
+			out = append(out, Data{Value: v})
+		}
+	}
+	return out
 }
 
 // helpCenterLine is the boilerplate Event Viewer appends to 2003/XP
@@ -1006,6 +1061,7 @@ func (r *csvReader) readRow(first textLine) *Event {
 		r.problem(first.off, 1, errors.New("event skipped: row has no event id"))
 		return nil
 	}
+	ev.Data = insertionStrings(ev.Message)
 	var t time.Time
 	var err error
 	if r.layout.index(colDateTime) >= 0 {

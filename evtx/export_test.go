@@ -268,22 +268,23 @@ func TestLocalTimes(t *testing.T) {
 
 func TestSplitRow(t *testing.T) {
 	tests := []struct {
-		line  string
-		sep   byte
-		n     int
-		more  []string
-		want  []string
-		open  bool
-		taken int
+		line   string
+		sep    byte
+		n      int
+		more   []string
+		want   []string
+		quoted bool // the last cell was quoted
+		open   bool // a quoted cell never closed
+		taken  int  // continuation lines read
 	}{
-		{"a,b,c", ',', 3, nil, []string{"a", "b", "c"}, false, 0},
-		{"a,b,c,d,e", ',', 3, nil, []string{"a", "b", "c,d,e"}, false, 0},
-		{`"a,1",b,"say ""hi"", ok"`, ',', 3, nil, []string{"a,1", "b", `say "hi", ok`}, false, 0},
-		{`a,"multi`, ',', 2, []string{"line", `end" tail`, "next"}, []string{"a", "multi\nline\nend tail"}, false, 2},
-		{`a,"never closed`, ',', 2, []string{"x"}, []string{"a", "never closed\nx"}, true, 1},
-		{"a\tb", '\t', 5, nil, []string{"a", "b"}, false, 0},
-		{"a,,", ',', 3, nil, []string{"a", "", ""}, false, 0},
-		{"", ',', 3, nil, []string{""}, false, 0},
+		{"a,b,c", ',', 3, nil, []string{"a", "b", "c"}, false, false, 0},
+		{"a,b,c,d,e", ',', 3, nil, []string{"a", "b", "c,d,e"}, false, false, 0},
+		{`"a,1",b,"say ""hi"", ok"`, ',', 3, nil, []string{"a,1", "b", `say "hi", ok`}, true, false, 0},
+		{`a,"multi`, ',', 2, []string{"line", `end" tail`, "next"}, []string{"a", "multi\nline\nend tail"}, true, false, 2},
+		{`a,"never closed`, ',', 2, []string{"x"}, []string{"a", "never closed\nx"}, true, true, 1},
+		{"a\tb", '\t', 5, nil, []string{"a", "b"}, false, false, 0},
+		{"a,,", ',', 3, nil, []string{"a", "", ""}, false, false, 0},
+		{"", ',', 3, nil, []string{""}, false, false, 0},
 	}
 	for _, tc := range tests {
 		lines := tc.more
@@ -297,8 +298,9 @@ func TestSplitRow(t *testing.T) {
 			taken++
 			return l, true
 		}
-		got, _, ok := splitRow(tc.line, tc.sep, tc.n, more)
+		got, quoted, ok := splitRow(tc.line, tc.sep, tc.n, more)
 		require.Equal(t, tc.want, got, tc.line)
+		require.Equal(t, tc.quoted, quoted, tc.line)
 		require.Equal(t, !tc.open, ok, tc.line)
 		require.Equal(t, tc.taken, taken, tc.line)
 	}
@@ -527,4 +529,39 @@ func TestExportCancel(t *testing.T) {
 		ctx, cancel = context.WithCancel(context.Background())
 	}
 	cancel()
+}
+
+func TestInsertionStrings(t *testing.T) {
+	const desc2003 = "The description for Event ID ( 3015 ) in Source ( Server ActiveSync ) cannot be found. The local computer may not have the necessary registry information or message DLL files to display messages from a remote computer. You may be able to use the /AUXSOURCE= flag to retrieve this description; see Help and Support for details. The following information is part of the event: 0x80004005, 2883."
+	const descVista = "The description for Event ID 3015 from source Server ActiveSync cannot be found. Either the component that raises this event is not installed on your local computer or the installation is corrupted. You can install or repair the component on the local computer.\n\nIf the event originated on another computer, the display information had to be saved with the event.\n\nThe following information was included with the event: \n\n0x80004005\n2883\n\nThe message resource is present but the message is not found in the string/message table"
+	want := []Data{{Value: "0x80004005"}, {Value: "2883"}}
+	require.Equal(t, want, insertionStrings(desc2003))
+	require.Equal(t, want, insertionStrings(descVista))
+	require.Nil(t, insertionStrings(msg3015))
+	require.Nil(t, insertionStrings("The following information is part of the event: a, b."), "only with the no-description preamble")
+
+	// End to end, in a 2003 CSV row and a Vista text copy.
+	row := "3/14/2008,10:37:21 AM,Server ActiveSync,Error,None,3015,N/A,SBSHQ01," + desc2003 + "\r\n"
+	events, problems := drainReader(t, newCSVReader(strings.NewReader(row), nil, "mem.csv", Options{}))
+	require.Empty(t, problems)
+	require.Equal(t, want, events[0].Data)
+	v, ok := events[0].Insertion(2)
+	require.True(t, ok)
+	require.Equal(t, "2883", v)
+
+	copyText := "Log Name:      Application\r\nSource:        Server ActiveSync\r\nDate:          3/14/2008 10:37:21 AM\r\nEvent ID:      3015\r\nLevel:         Error\r\nDescription:\r\n" + strings.ReplaceAll(descVista, "\n", "\r\n") + "\r\n"
+	events, problems = drainReader(t, newTextReader(strings.NewReader(copyText), nil, "mem.txt", Options{}))
+	require.Empty(t, problems)
+	require.Equal(t, want, events[0].Data)
+	require.Equal(t, "Application", events[0].Channel)
+}
+
+func drainReader(t *testing.T, r Reader) ([]*Event, []Problem) {
+	t.Helper()
+	var events []*Event
+	for ev, err := range All(context.Background(), r) {
+		require.NoError(t, err)
+		events = append(events, ev)
+	}
+	return events, r.Problems()
 }
