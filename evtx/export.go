@@ -360,18 +360,10 @@ func (r *textReader) readBlock(first textLine, labels map[string]bool) *Event {
 		fields.set(label, value)
 	}
 
-	// The description: after a "Description:" line, or straight after the
-	// labels in copies that lack it.
+	// The description: after a "Description:" line (blank lines before it
+	// allowed), or straight after the labels in copies that lack it.
 	var msg []string
-	if l, ok := r.lr.next(); ok {
-		if rest, found := strings.CutPrefix(strings.TrimSpace(l.s), "Description:"); found {
-			if rest = strings.TrimSpace(rest); rest != "" {
-				msg = append(msg, rest)
-			}
-		} else {
-			r.lr.unread(l)
-		}
-	}
+	described := false
 	var binary []byte
 	var eventXML []string
 	for {
@@ -384,6 +376,14 @@ func (r *textReader) readBlock(first textLine, labels map[string]bool) *Event {
 			break
 		}
 		t := strings.TrimSpace(l.s)
+		if rest, found := strings.CutPrefix(t, "Description:"); found && !described && cleanDescription(msg) == "" {
+			described = true
+			msg = msg[:0]
+			if rest = strings.TrimSpace(rest); rest != "" {
+				msg = append(msg, rest)
+			}
+			continue
+		}
 		if !vista && t == "Data:" && r.dataFollows() {
 			binary = r.readHexDump()
 			break

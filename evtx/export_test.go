@@ -482,6 +482,14 @@ func TestExportDamaged(t *testing.T) {
 		require.ErrorContains(t, problems[3], `unknown event type "Panic"`)
 	})
 
+	t.Run("blank line before Description and text on its line", func(t *testing.T) {
+		in := "Event Type:\tError\r\nEvent Source:\tServer ActiveSync\r\nEvent ID:\t3024\r\nDate:\t\t3/14/2008\r\nTime:\t\t10:37:22 AM\r\nComputer:\tSBSHQ01\r\n\r\nDescription: " + msg3024 + "\r\nsecond line\r\n"
+		events, problems := read(t, newTextReader(strings.NewReader(in), nil, "mem.txt", Options{}))
+		require.Empty(t, problems)
+		require.Len(t, events, 1)
+		require.Equal(t, msg3024+"\nsecond line", events[0].Message)
+	})
+
 	t.Run("vista with broken xml falls back to the text", func(t *testing.T) {
 		in := "Log Name:      System\r\nSource:        Service Control Manager\r\nDate:          3/14/2019 10:31:07 AM\r\nEvent ID:      7023\r\nLevel:         Error\r\nDescription:\r\nmsg\r\nEvent Xml:\r\n<Event><System><Level>2</Lvl></System></Event>\r\n"
 		events, problems := read(t, newTextReader(strings.NewReader(in), nil, "mem.txt", Options{}))
