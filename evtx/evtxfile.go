@@ -123,10 +123,12 @@ type evtxChunk struct {
 	strict    bool // end came from a trusted header: damage before it is reported
 	truncated bool // the file ends before end
 
-	lib  goevtx.Chunk       // carries the template cache for goevtx.Parse
-	good map[int32]struct{} // template cache entries from successful records
-	prev uint64             // last record header ID seen, to count losses
-	seen bool               // prev is set
+	lib   goevtx.Chunk       // carries the template cache for goevtx.Parse
+	good  map[int32]struct{} // template cache entries from successful records
+	names map[int32]string   // see evtxTreeBuilder
+	trees map[goevtx.Element]*goevtx.Node
+	prev  uint64 // last record header ID seen, to count losses
+	seen  bool   // prev is set
 }
 
 type evtxRecordHeaderInfo struct {
@@ -301,6 +303,8 @@ func (r *evtxReader) loadChunk() (bool, error) {
 	c.lib.Offset = off
 	c.lib.Data = data[:n]
 	c.good = make(map[int32]struct{})
+	c.names = make(map[int32]string)
+	c.trees = make(map[goevtx.Element]*goevtx.Node)
 	// A chunk whose records all precede MinRecordID is skipped unparsed,
 	// when its header is intact and its header IDs are the event IDs.
 	if c.headerOK && c.lastID < r.filter.MinRecordID && c.lastID >= c.firstID && r.probeIDs(c) == evtxIDsAgree {
@@ -516,7 +520,7 @@ func (r *evtxReader) parseBinXML(c *evtxChunk, start int) (root *evtxNode, err e
 	if !ok {
 		return nil, fmt.Errorf("record holds no BinXML template instance (%T)", frag.BinXMLElement)
 	}
-	b := evtxTreeBuilder{data: c.lib.Data}
+	b := evtxTreeBuilder{data: c.lib.Data, names: c.names, trees: c.trees}
 	if offs := evtxValueOffsets(c.lib.Data, start, ti); offs != nil {
 		b.values = map[*goevtx.TemplateInstance][]int{ti: offs}
 	}
@@ -555,9 +559,10 @@ func (r *evtxChunkReader) Read(p []byte) (int, error) {
 		panic(errEVTXBudget)
 	}
 	r.calls++
-	// A recursion level reads at least one byte, so checking every 64 reads
-	// bounds the overshoot.
-	if r.calls&63 == 0 && runtime.Callers(0, r.pcs) == len(r.pcs) {
+	// A recursion level reads at least once, so checking every 1024 reads
+	// bounds the overshoot to a few MB of stack, while keeping the cost of
+	// walking the stack (runtime.Callers) out of the profile.
+	if r.calls&1023 == 0 && runtime.Callers(0, r.pcs) == len(r.pcs) {
 		panic(errEVTXDepth)
 	}
 	return n, nil
@@ -624,6 +629,33 @@ type evtxTreeBuilder struct {
 	// embedded in its values.
 	data   []byte
 	values map[*goevtx.TemplateInstance][]int
+	// Per-chunk caches: names by their chunk offset, and the element tree
+	// of each template definition by its first element (the library shares
+	// a cached definition's elements between the records that use it).
+	names map[int32]string
+	trees map[goevtx.Element]*goevtx.Node
+}
+
+func (b *evtxTreeBuilder) name(off int32, n *goevtx.Name) string {
+	if s, ok := b.names[off]; ok {
+		return s
+	}
+	s := n.String()
+	b.names[off] = s
+	return s
+}
+
+func (b *evtxTreeBuilder) root(ti *goevtx.TemplateInstance) *goevtx.Node {
+	els := ti.Definition.Data.Elements
+	if len(els) == 0 {
+		return &goevtx.Node{}
+	}
+	if n, ok := b.trees[els[0]]; ok {
+		return n
+	}
+	n := ti.Root()
+	b.trees[els[0]] = &n
+	return &n
 }
 
 // evtxValueOffsets locates the substitution values of a template instance
@@ -757,7 +789,7 @@ func (b *evtxTreeBuilder) fail(format string, args ...any) {
 
 // instance appends the top-level elements of ti to parent.
 func (b *evtxTreeBuilder) instance(parent *evtxNode, ti *goevtx.TemplateInstance, depth int) {
-	root := ti.Root()
+	root := b.root(ti)
 	for _, e := range root.Element {
 		b.content(parent, ti, e, depth)
 	}
@@ -778,12 +810,12 @@ func (b *evtxTreeBuilder) element(parent *evtxNode, ti *goevtx.TemplateInstance,
 		b.fail("element without a start tag")
 		return
 	}
-	x := &evtxNode{name: n.Start.Name.String()}
+	x := &evtxNode{name: b.name(n.Start.NameOffset, &n.Start.Name)}
 	for i := range n.Start.AttributeList.Attributes {
 		a := &n.Start.AttributeList.Attributes[i]
 		v, t, present := b.attrValue(ti, a.AttributeData)
 		if present {
-			x.attrs = append(x.attrs, evtxAttr{name: a.Name.String(), value: v, time: t})
+			x.attrs = append(x.attrs, evtxAttr{name: b.name(a.NameOffset, &a.Name), value: v, time: t})
 		}
 	}
 	if items, ok := b.arrayItems(ti, n); ok {
