@@ -36,6 +36,8 @@ var knownCodes = map[uint32]codeInfo{
 	codeAddrNotAvail: {"WSAEADDRNOTAVAIL", "The requested address is not valid in its context."},
 	10050:            {"WSAENETDOWN", "A socket operation encountered a dead network."},
 	0xC000020A:       {"STATUS_ADDRESS_ALREADY_EXISTS", "The address for the transport is already in use."},
+	0xC0000043:       {"STATUS_SHARING_VIOLATION", "A file cannot be opened because the share access flags are incompatible."},
+	0xC000012D:       {"STATUS_COMMITMENT_LIMIT", "The paging file is too small for this operation to complete."},
 	codeEFail:        {"E_FAIL", "Unspecified error"},
 }
 

@@ -305,8 +305,14 @@ func runRuleTestFile(ctx context.Context, file string, update bool, s streams) (
 	}
 	dir := filepath.Dir(file)
 	ro := ruleOptions{noBuiltin: tf.Builtin != nil && !*tf.Builtin}
+	rel := func(p string) string {
+		if filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(dir, p)
+	}
 	for _, r := range tf.Rules {
-		ro.files = append(ro.files, filepath.Join(dir, r))
+		ro.files = append(ro.files, rel(r))
 	}
 	set, err := ro.load()
 	if err != nil {
@@ -321,7 +327,7 @@ func runRuleTestFile(ctx context.Context, file string, update bool, s streams) (
 		total++
 		var inputs []string
 		for _, in := range c.Inputs {
-			inputs = append(inputs, filepath.Join(dir, in))
+			inputs = append(inputs, rel(in))
 		}
 		if len(inputs) == 0 {
 			return failed, total, &configError{fmt.Errorf("%s: case %q has no inputs", file, c.Name)}
