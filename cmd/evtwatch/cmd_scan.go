@@ -68,6 +68,8 @@ type scanOptions struct {
 	goos      string
 	// onCommit, when set, is called after each state commit (tests).
 	onCommit func()
+	// live is the event log channel sources read (nil: this machine's).
+	live liveLog
 }
 
 func (o *scanOptions) addFlags(fs flagSet) {
@@ -92,6 +94,9 @@ func (o *scanOptions) defaults() {
 	}
 	if o.goos == "" {
 		o.goos = runtime.GOOS
+	}
+	if o.live == nil {
+		o.live = systemLiveLog{}
 	}
 }
 
@@ -206,7 +211,7 @@ func newScanner(ctx context.Context, o scanOptions, s streams, log *slog.Logger,
 	sc.snapshot = snapshotFunc(rc.Scan.Ports)
 	for _, src := range rc.Scan.Sources {
 		if src.Channel != "" {
-			sc.channelsS = append(sc.channelsS, &channelSource{channel: src.Channel, filter: sc.filter.forChannel(src.Channel), follow: follow})
+			sc.channelsS = append(sc.channelsS, &channelSource{api: o.live, channel: src.Channel, filter: sc.filter.forChannel(src.Channel), follow: follow})
 		}
 	}
 	if o.DryRun {

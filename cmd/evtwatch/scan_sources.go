@@ -155,9 +155,32 @@ type channelFilter struct {
 	Providers []string
 }
 
+// liveLog is the live event log as channel sources use it: evtx's wevtapi
+// functions on Windows (systemLiveLog), an in-memory log in tests, so the
+// resume, catch-up and recovery logic runs on Linux CI too.
+type liveLog interface {
+	LogRange(channel string) (evtx.LogRange, error)
+	RecordTime(channel string, recordID uint64) (time.Time, bool, error)
+	Open(opts evtx.LiveOptions) (evtx.LiveReader, error)
+}
+
+// systemLiveLog is this machine's event log.
+type systemLiveLog struct{}
+
+func (systemLiveLog) LogRange(channel string) (evtx.LogRange, error) {
+	return evtx.LiveLogRange(channel)
+}
+
+func (systemLiveLog) RecordTime(channel string, id uint64) (time.Time, bool, error) {
+	return evtx.LiveRecordTime(channel, id)
+}
+
+func (systemLiveLog) Open(opts evtx.LiveOptions) (evtx.LiveReader, error) { return evtx.OpenLive(opts) }
+
 // channelSource is a live Windows channel. A scan runs a query bounded by
 // the resume plan; watch keeps a pull-mode subscription open between cycles.
 type channelSource struct {
+	api     liveLog
 	channel string
 	filter  channelFilter
 	follow  bool
@@ -198,7 +221,7 @@ func (s *channelSource) read(ctx context.Context, pos *state.Source, rc readCont
 }
 
 func (s *channelSource) readOnce(ctx context.Context, saved *state.Source, rc readContext, out *sourceRead) error {
-	rng, err := evtx.LiveLogRange(s.channel)
+	rng, err := s.api.LogRange(s.channel)
 	if err != nil {
 		return err
 	}
@@ -216,7 +239,10 @@ func (s *channelSource) readOnce(ctx context.Context, saved *state.Source, rc re
 			break
 		}
 		if err != nil {
-			s.setPos(out, last, bookmark, got > 0, rc.now)
+			if got > 0 {
+				bookmark = evtx.NewBookmarkXML(s.channel, last.RecordID)
+			}
+			out.pos = &state.Source{Last: last, Bookmark: bookmark, Updated: rc.now}
 			return err
 		}
 		if ev.RecordID != 0 && last.RecordID != 0 && ev.RecordID <= last.RecordID && s.follow {
@@ -234,37 +260,34 @@ func (s *channelSource) readOnce(ctx context.Context, saved *state.Source, rc re
 	for _, p := range s.live.Problems() {
 		out.problems = append(out.problems, p)
 	}
+	if got > 0 {
+		if bm, err := s.live.Bookmark(); err == nil && bm != "" {
+			bookmark = bm
+		} else {
+			bookmark = evtx.NewBookmarkXML(s.channel, last.RecordID)
+		}
+	}
 	if !s.follow {
 		// A query sees every record up to the newest one that existed when
 		// it started, matching or not: the position moves there, so a log
 		// that wraps while nothing matches is not mistaken for a gap.
 		if newest := rng.Newest(); newest > last.RecordID {
-			if t, ok, err := evtx.LiveRecordTime(s.channel, newest); err == nil && ok {
+			if t, ok, err := s.api.RecordTime(s.channel, newest); err == nil && ok {
 				last = evtx.Position{RecordID: newest, Time: t}
 				bookmark = evtx.NewBookmarkXML(s.channel, newest)
-				got = 0
 			}
 		}
 		s.close()
 	}
-	s.setPos(out, last, bookmark, got > 0, rc.now)
+	out.pos = &state.Source{Last: last, Bookmark: bookmark, Updated: rc.now}
 	return nil
-}
-
-func (s *channelSource) setPos(out *sourceRead, last evtx.Position, bookmark string, fromReader bool, now time.Time) {
-	if fromReader && s.live != nil {
-		if bm, err := s.live.Bookmark(); err == nil && bm != "" {
-			bookmark = bm
-		}
-	}
-	out.pos = &state.Source{Last: last, Bookmark: bookmark, Updated: now}
 }
 
 func (s *channelSource) open(saved *state.Source, rng evtx.LogRange, rc readContext, out *sourceRead) error {
 	var savedNow time.Time
 	found := false
 	if saved.Last.RecordID != 0 && saved.Last.RecordID >= rng.Oldest && saved.Last.RecordID <= rng.Newest() {
-		t, ok, err := evtx.LiveRecordTime(s.channel, saved.Last.RecordID)
+		t, ok, err := s.api.RecordTime(s.channel, saved.Last.RecordID)
 		if err != nil {
 			return err
 		}
@@ -289,7 +312,7 @@ func (s *channelSource) open(saved *state.Source, rng evtx.LogRange, rc readCont
 	if plan.Kind == evtx.ResumeContinue && s.follow {
 		opts.Bookmark = saved.Bookmark
 	}
-	r, err := evtx.OpenLive(opts)
+	r, err := s.api.Open(opts)
 	if err != nil {
 		return err
 	}
