@@ -83,7 +83,7 @@ func TestSummarize(t *testing.T) {
 	require.True(t, sums[1].Pool)
 	require.Equal(t, "other", sums[1].PoolKind)
 	require.Equal(t, "udp 20000–20249", PortsText(sums[1])) // contiguous: one range
-	require.Empty(t, sums[4].Takes) // svchost is an expected IAS owner
+	require.Empty(t, sums[4].Takes)                         // svchost is an expected IAS owner
 
 	var buf bytes.Buffer
 	require.NoError(t, NewPortsReport(s, 0).WriteText(&buf))
