@@ -21,8 +21,10 @@ func installEventSource() error {
 // existing monitoring and event forwarding see the watcher itself. An
 // unregistered source still logs (the text then shows as an insertion
 // string); evtwatch registers it on schedule/service install.
-func reportRun(r runSummary) error {
-	l, err := eventlog.Open(eventSourceName)
+func reportRun(r runSummary) error { return reportRunAs(eventSourceName, r) }
+
+func reportRunAs(source string, r runSummary) error {
+	l, err := eventlog.Open(source)
 	if err != nil {
 		return err
 	}
