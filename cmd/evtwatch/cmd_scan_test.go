@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/evtwatch/evtwatch/cmd/evtwatch/internal/state"
+	"github.com/evtwatch/evtwatch/evtx/evtxtest"
 )
 
 func TestScanIncrementalRunsAlertOnce(t *testing.T) {
@@ -184,4 +185,28 @@ func TestScanUsage(t *testing.T) {
 	code, _, errOut = runForTest(t, "scan", "--config", filepath.Join(t.TempDir(), "missing.yaml"))
 	require.Equal(t, exitConfig, code)
 	require.Contains(t, errOut, "missing.yaml")
+}
+
+func TestScanReportsDamageOnce(t *testing.T) {
+	sink := startSMTP(t, "127.0.0.1:0")
+	env := newScanEnv(t, sink.addr)
+	env.corrupt = []evtxtest.Corruption{{Chunk: 0, Kind: evtxtest.BadChunkMagic}}
+	for i := range 8 { // 24 records: chunk 0 (damaged) and chunk 1
+		env.autd(t, "SBSHQ01", scanT0.Add(-50*time.Minute+time.Duration(i)*5*time.Minute))
+	}
+	code, out, errOut := env.scan(t, func(o *scanOptions) { o.JSON = true })
+	require.Equal(t, exitPartial, code, errOut)
+	var js scanJSON
+	require.NoError(t, json.Unmarshal([]byte(out), &js))
+	require.NotEmpty(t, js.Problems)
+	require.Contains(t, js.Problems[0], "Application.evtx")
+	require.Len(t, sink.messages(), 1, "the readable part still alerts")
+
+	// The damage is still there, but it was reported: the next run is clean.
+	env.clock.set(scanT0.Add(5 * time.Minute))
+	code, out, errOut = env.scan(t, func(o *scanOptions) { o.JSON = true })
+	require.Equal(t, exitOK, code, errOut)
+	js = scanJSON{}
+	require.NoError(t, json.Unmarshal([]byte(out), &js))
+	require.Empty(t, js.Problems)
 }

@@ -144,6 +144,7 @@ type scanEnv struct {
 	dir, logs, config, statePath string
 	clock                        *fakeClock
 	events                       []evtx.Event
+	corrupt                      []evtxtest.Corruption
 }
 
 var scanT0 = time.Date(2024, 3, 4, 9, 0, 0, 0, time.UTC)
@@ -217,7 +218,7 @@ func (env *scanEnv) add(t *testing.T, evs ...evtx.Event) {
 		ev.RecordID = uint64(len(env.events) + 1)
 		env.events = append(env.events, ev)
 	}
-	require.NoError(t, evtxtest.WriteEVTXFile(filepath.Join(env.logs, "Application.evtx"), env.events, evtxtest.EVTXOptions{RecordsPerChunk: 16}))
+	require.NoError(t, evtxtest.WriteEVTXFile(filepath.Join(env.logs, "Application.evtx"), env.events, evtxtest.EVTXOptions{RecordsPerChunk: 16, Corrupt: env.corrupt}))
 }
 
 func (env *scanEnv) opts() scanOptions {

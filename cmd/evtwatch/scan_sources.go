@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -92,17 +93,34 @@ func (s *fileSource) read(ctx context.Context, pos *state.Source, rc readContext
 	if gap := fr.Gap(); gap != "" {
 		out.warnings = append(out.warnings, gap)
 	}
+	// Damage is reported once per file: before the saved record it was
+	// reported when it was read; a bad chunk the reader cannot skip by its
+	// header is remembered by offset.
+	var reported []int64
+	if pos != nil && fr.Resume().Kind == evtx.ResumeContinue {
+		reported = pos.Reported
+	}
+	next := slices.Clone(reported)
 	for _, p := range fr.Problems() {
-		// Damage before the saved position was reported when it was read.
 		if saved.Last.RecordID != 0 && p.RecordID != 0 && p.RecordID <= saved.Last.RecordID {
 			continue
 		}
+		if p.Offset >= 0 && slices.Contains(reported, p.Offset) {
+			rc.log.Debug("damage already reported", "problem", p)
+			continue
+		}
 		out.problems = append(out.problems, p)
+		if p.Offset >= 0 && len(next) < maxReported {
+			next = append(next, p.Offset)
+		}
 	}
 	np := fr.Position()
-	out.pos = &state.Source{File: &np, Updated: rc.now}
+	out.pos = &state.Source{File: &np, Reported: next, Updated: rc.now}
 	return out, nil
 }
+
+// maxReported bounds the damage offsets remembered per file.
+const maxReported = 256
 
 // expandFileSources turns a configured path (file, folder or glob) into
 // file sources, sorted. Folders are walked recursively; files that are not

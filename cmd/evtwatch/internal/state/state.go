@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/evtwatch/evtwatch/evtx"
@@ -37,7 +38,10 @@ type Source struct {
 	// Last is a live channel's last evaluated record.
 	Last evtx.Position `json:"last,omitzero"`
 	// Bookmark is a live channel's bookmark XML, as Windows rendered it.
-	Bookmark string    `json:"bookmark,omitempty"`
+	Bookmark string `json:"bookmark,omitempty"`
+	// Reported are the offsets of damage in a file already reported, so a
+	// bad chunk the reader cannot skip is reported once, not on every run.
+	Reported []int64   `json:"reported,omitempty"`
 	Updated  time.Time `json:"updated,omitzero"`
 }
 
@@ -75,6 +79,7 @@ func (s *State) Clone() *State {
 			continue
 		}
 		src := *v
+		src.Reported = slices.Clone(v.Reported)
 		if v.File != nil {
 			fp := *v.File
 			src.File = &fp
