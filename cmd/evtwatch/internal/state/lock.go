@@ -19,11 +19,11 @@ type LockedError struct {
 }
 
 func (e *LockedError) Error() string {
-	msg := fmt.Sprintf("%s: another evtwatch run is working on this state (lock %s", ErrLocked.Error(), e.Path)
+	msg := "another evtwatch run holds the state lock " + e.Path
 	if e.Holder != "" {
-		msg += " held by " + e.Holder
+		msg += " (" + e.Holder + ")"
 	}
-	return msg + "); this run stops without doing anything, the next scheduled run will pick up its work"
+	return msg + ": this run does nothing; the next run picks up the work"
 }
 
 func (e *LockedError) Unwrap() error { return ErrLocked }
