@@ -26,7 +26,7 @@ import (
 // during the scan) are kept with PID UnknownPID, since their port is taken
 // all the same; run as root to see every owner.
 func Live(ctx context.Context) (*Snapshot, error) {
-	return liveProc(ctx, "/proc", time.Now)
+	return liveProc(ctx, "/proc", time.Now, true)
 }
 
 // LiveFacts reads the port-space settings of the running system. They are
@@ -35,21 +35,36 @@ func LiveFacts(context.Context) (*Facts, error) {
 	return nil, fmt.Errorf("live port settings: %w (they are Windows registry and netsh values; run the collector there and pass the folder)", ErrUnsupported)
 }
 
-func liveProc(ctx context.Context, root string, now func() time.Time) (*Snapshot, error) {
+// liveProc builds the snapshot; with netlink false, or when sock_diag
+// fails for a table, the socket tables come from root/net/*.
+func liveProc(ctx context.Context, root string, now func() time.Time, netlink bool) (*Snapshot, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	snap := &Snapshot{Taken: now(), Source: "live", Processes: map[int]*Process{}}
 	buf := make([]byte, 0, 1<<20)
-	type pending struct {
-		b     Binding
-		inode uint64
-	}
-	var socks []pending
+	var socks []diagSocket
 	for _, t := range []struct {
-		name  string
-		proto Protocol
-	}{{"tcp", TCP}, {"tcp6", TCP}, {"udp", UDP}, {"udp6", UDP}} {
+		name    string
+		proto   Protocol
+		family  uint8
+		ipProto uint8
+	}{
+		{"tcp", TCP, unix.AF_INET, unix.IPPROTO_TCP},
+		{"tcp6", TCP, unix.AF_INET6, unix.IPPROTO_TCP},
+		{"udp", UDP, unix.AF_INET, unix.IPPROTO_UDP},
+		{"udp6", UDP, unix.AF_INET6, unix.IPPROTO_UDP},
+	} {
+		if netlink {
+			if ds, err := sockDiag(t.family, t.ipProto); err == nil {
+				for _, d := range ds {
+					if d.inode != 0 {
+						socks = append(socks, d)
+					}
+				}
+				continue
+			}
+		}
 		data, err := readProcFile(filepath.Join(root, "net", t.name), buf[:0])
 		if errors.Is(err, os.ErrNotExist) && strings.HasSuffix(t.name, "6") {
 			continue // IPv6 disabled
@@ -60,7 +75,7 @@ func liveProc(ctx context.Context, root string, now func() time.Time) (*Snapshot
 		buf = data[:0]
 		err = parseProcNet(data, t.proto, func(b Binding, inode uint64) {
 			if inode != 0 {
-				socks = append(socks, pending{b, inode})
+				socks = append(socks, diagSocket{b, inode})
 			}
 		})
 		if err != nil {

@@ -60,42 +60,73 @@ func TestLiveFindsChildSockets(t *testing.T) {
 	_, err = fmt.Sscanf(line, "udp=%d tcp=%d", &udpPort, &tcpPort)
 	require.NoError(t, err, "helper said %q", line)
 
-	before := time.Now()
-	snap, err := Live(context.Background())
-	require.NoError(t, err)
-	require.Equal(t, "live", snap.Source)
-	require.False(t, snap.Taken.Before(before))
-
 	exe, err := os.Executable()
 	require.NoError(t, err)
 	exe, err = filepath.EvalSymlinks(exe)
 	require.NoError(t, err)
 	pid := cmd.Process.Pid
-	for _, c := range []struct {
-		proto Protocol
-		port  uint16
-		state string
-	}{{UDP, udpPort, ""}, {TCP, tcpPort, "LISTENING"}} {
-		owners := snap.Lookup(c.proto, c.port)
-		require.Len(t, owners, 1, "%s/%d", c.proto, c.port)
-		o := owners[0]
-		require.Equal(t, pid, o.Binding.PID)
-		require.Equal(t, "127.0.0.1", o.Binding.Addr.String())
-		require.Equal(t, c.state, o.Binding.State)
-		require.Equal(t, pid, o.Process.PID)
-		require.Equal(t, filepath.Base(exe), o.Process.Image)
-		require.Equal(t, exe, o.Process.Path)
-		require.Equal(t, 1, o.TCPPorts)
-		require.Equal(t, 1, o.UDPPorts)
-		require.False(t, o.Pool)
-		// Start time: after the machine booted, not after we asked.
-		require.False(t, o.Process.Started.IsZero())
-		require.True(t, o.Process.Started.Before(time.Now().Add(time.Second)), o.Process.Started)
-		require.WithinDuration(t, before, o.Process.Started, 2*time.Minute)
+	// Both socket-table sources: sock_diag netlink (Live's default) and
+	// the /proc/net fallback.
+	for _, netlink := range []bool{true, false} {
+		before := time.Now()
+		snap, err := liveProc(context.Background(), "/proc", time.Now, netlink)
+		require.NoError(t, err)
+		require.Equal(t, "live", snap.Source)
+		require.False(t, snap.Taken.Before(before))
+		for _, c := range []struct {
+			proto Protocol
+			port  uint16
+			state string
+		}{{UDP, udpPort, ""}, {TCP, tcpPort, "LISTENING"}} {
+			owners := snap.Lookup(c.proto, c.port)
+			require.Len(t, owners, 1, "%s/%d netlink=%v", c.proto, c.port, netlink)
+			o := owners[0]
+			require.Equal(t, pid, o.Binding.PID)
+			require.Equal(t, "127.0.0.1", o.Binding.Addr.String())
+			require.Equal(t, c.state, o.Binding.State)
+			require.Equal(t, pid, o.Process.PID)
+			require.Equal(t, filepath.Base(exe), o.Process.Image)
+			require.Equal(t, exe, o.Process.Path)
+			require.Equal(t, 1, o.TCPPorts)
+			require.Equal(t, 1, o.UDPPorts)
+			require.False(t, o.Pool)
+			// Start time: after the machine booted, not after we asked.
+			require.False(t, o.Process.Started.IsZero())
+			require.True(t, o.Process.Started.Before(time.Now().Add(time.Second)), o.Process.Started)
+			require.WithinDuration(t, before, o.Process.Started, 2*time.Minute)
+		}
+		p, ok := snap.Process(pid)
+		require.True(t, ok)
+		require.Equal(t, filepath.Base(exe), p.Image)
 	}
-	p, ok := snap.Process(pid)
-	require.True(t, ok)
-	require.Equal(t, filepath.Base(exe), p.Image)
+
+	snap, err := Live(context.Background())
+	require.NoError(t, err)
+	require.Len(t, snap.Lookup(UDP, udpPort), 1)
+}
+
+// TestLiveSourcesAgree compares the sock_diag and /proc socket tables.
+func TestLiveSourcesAgree(t *testing.T) {
+	conns := openSockets(t, 50)
+	l, err := net.Listen("tcp6", "[::1]:0")
+	if err == nil {
+		defer l.Close()
+	}
+	a, err := liveProc(context.Background(), "/proc", time.Now, true)
+	require.NoError(t, err)
+	b, err := liveProc(context.Background(), "/proc", time.Now, false)
+	require.NoError(t, err)
+	mine := func(s *Snapshot) []Binding {
+		var out []Binding
+		for _, x := range s.Bindings {
+			if x.PID == os.Getpid() {
+				out = append(out, x)
+			}
+		}
+		return out
+	}
+	require.Equal(t, mine(b), mine(a))
+	require.GreaterOrEqual(t, len(mine(a)), len(conns))
 }
 
 func TestLiveCancelled(t *testing.T) {
