@@ -39,7 +39,7 @@ func runWatch(ctx context.Context, args []string, s streams) (exitCode, error) {
 	var o scanOptions
 	fs.StringVar(&o.ConfigPath, "config", evtwatchConfigPath(), "config file")
 	fs.BoolVar(&o.Quiet, "quiet", false, "print only errors")
-	serviceName := fs.String("service", "", "service name (set by 'service install'; used when the service manager starts evtwatch)")
+	serviceName := fs.String("service", "evtwatch", "service name, when the service manager starts evtwatch (set by 'service install')")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return exitUsage, err
@@ -47,7 +47,10 @@ func runWatch(ctx context.Context, args []string, s streams) (exitCode, error) {
 	if len(pos) > 0 {
 		return exitUsage, usagef("watch: unexpected argument %q", pos[0])
 	}
-	if *serviceName != "" {
+	{
+		// Started by the Windows service manager (whatever the command line
+		// says): run under it. Elsewhere, and from a console, this returns
+		// handled == false at once.
 		var runErr error
 		handled, code, err := runUnderServiceManager(*serviceName, func(ctx context.Context) exitCode {
 			o.Quiet = true // nobody reads a service's stderr; summaries go to the event log
