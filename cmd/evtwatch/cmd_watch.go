@@ -47,30 +47,28 @@ func runWatch(ctx context.Context, args []string, s streams) (exitCode, error) {
 	if len(pos) > 0 {
 		return exitUsage, usagef("watch: unexpected argument %q", pos[0])
 	}
-	{
-		// Started by the Windows service manager (whatever the command line
-		// says): run under it. Elsewhere, and from a console, this returns
-		// handled == false at once.
-		var runErr error
-		handled, code, err := runUnderServiceManager(*serviceName, func(ctx context.Context) exitCode {
-			o.Quiet = true // nobody reads a service's stderr; summaries go to the event log
-			c, err := watchRun(ctx, o, s, nil)
-			if err != nil {
-				runErr = err
-				_ = reportRun(runSummary{Command: "watch", Code: codeFor(err), Err: err})
-				return codeFor(err)
-			}
-			return c
-		})
-		if handled {
-			if err == nil {
-				err = runErr
-			}
-			return code, err
-		}
+	// Started by the Windows service manager (whatever the command line
+	// says): run under it. Elsewhere, and from a console, this returns
+	// handled == false at once.
+	var runErr error
+	handled, code, err := runUnderServiceManager(*serviceName, func(ctx context.Context) exitCode {
+		o.Quiet = true // nobody reads a service's stderr; summaries go to the event log
+		c, err := watchRun(ctx, o, s, nil)
 		if err != nil {
-			return exitError, err
+			runErr = err
+			_ = reportRun(runSummary{Command: "watch", Code: codeFor(err), Err: err})
+			return codeFor(err)
 		}
+		return c
+	})
+	if handled {
+		if err == nil {
+			err = runErr
+		}
+		return code, err
+	}
+	if err != nil {
+		return exitError, err
 	}
 	return watchRun(ctx, o, s, nil)
 }
