@@ -216,9 +216,9 @@ func (c *Config) Resolve(baseDir string, lookupEnv func(string) (string, bool)) 
 		if !filepath.IsAbs(p) && baseDir != "" {
 			p = filepath.Join(baseDir, p)
 		}
-		b, err := os.ReadFile(p)
+		b, err := readFileLimited(p, 64<<10)
 		if err != nil {
-			add(key+"_file", "read %s: %v", p, errors.Unwrap(err))
+			add(key+"_file", "%v", err)
 			return
 		}
 		v := strings.TrimRight(string(b), "\r\n")
@@ -317,10 +317,10 @@ func (c *Config) Resolve(baseDir string, lookupEnv func(string) (string, bool)) 
 			if !filepath.IsAbs(p) && baseDir != "" {
 				p = filepath.Join(baseDir, p)
 			}
-			pem, err := os.ReadFile(p)
+			pem, err := readFileLimited(p, 4<<20)
 			switch {
 			case err != nil:
-				add("email.ca_file", "read %s: %v", p, errors.Unwrap(err))
+				add("email.ca_file", "%v", err)
 			default:
 				pool := x509.NewCertPool()
 				if !pool.AppendCertsFromPEM(pem) {
@@ -362,6 +362,28 @@ func (c *Config) Resolve(baseDir string, lookupEnv func(string) (string, bool)) 
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// readFileLimited reads a small file (a secret, a CA bundle) and refuses
+// anything larger than limit, so a mistyped path such as a device cannot
+// hang or exhaust the process. The error names the file, never its content.
+func readFileLimited(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %v", path, errors.Unwrap(err))
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("read %s: not a regular file", path)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %v", path, err)
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("read %s: larger than %d bytes", path, limit)
+	}
+	return b, nil
 }
 
 func lastKey(key string) string {

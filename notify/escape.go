@@ -56,7 +56,7 @@ func HeaderValue(s string) string { return SingleLine(s) }
 func EscapeHTML(s string) string { return html.EscapeString(SanitizeText(s)) }
 
 // broadcast matches the plain-text forms of Slack's group mentions.
-var broadcast = regexp.MustCompile(`(?i)@(channel|here|everyone)\b`)
+var broadcast = regexp.MustCompile(`(?i)@(channel|here|everyone)`)
 
 // EscapeMrkdwn escapes s for Slack mrkdwn text. Slack's control sequences
 // are all written in angle brackets (<!channel>, <!here>, <@U123>,

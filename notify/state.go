@@ -217,13 +217,30 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	if err := tmp.Close(); err != nil {
 		return fail(err)
 	}
-	if err := os.Rename(tmpName, path); err != nil {
+	if err := renameReplacing(tmpName, path); err != nil {
 		os.Remove(tmpName)
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	syncDir(dir)
 	removeStaleTemps(dir, base, tmpName)
 	return nil
+}
+
+// renameReplacing renames over an existing file. On Windows a virus
+// scanner or backup agent that has the target open briefly makes the
+// replace fail with "access denied"; a few short retries ride that out.
+func renameReplacing(from, to string) error {
+	err := os.Rename(from, to)
+	if err == nil || runtime.GOOS != "windows" {
+		return err
+	}
+	for i := range 5 {
+		time.Sleep(time.Duration(20<<i) * time.Millisecond)
+		if err = os.Rename(from, to); err == nil {
+			return nil
+		}
+	}
+	return err
 }
 
 // syncDir makes the rename durable. Windows cannot fsync a folder; NTFS

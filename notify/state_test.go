@@ -108,7 +108,7 @@ func TestStateCrashSafety(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
 	rng := rand.New(rand.NewPCG(1, 2))
 	last := -1
-	for round := range 12 {
+	for round := range 6 {
 		cmd := exec.Command(exe, "-test.run=^TestStateCrashHelper$")
 		cmd.Env = append(os.Environ(), "EVTWATCH_STATE_CRASH_HELPER="+path)
 		out, err := cmd.StdoutPipe()
@@ -117,7 +117,7 @@ func TestStateCrashSafety(t *testing.T) {
 		lines := bufio.NewScanner(out)
 		// Let it complete a random number of saves, then kill it wherever
 		// it is in the next one.
-		for range 1 + rng.IntN(8) {
+		for range 1 + rng.IntN(4) {
 			require.True(t, lines.Scan(), "helper stopped early in round %d", round)
 		}
 		require.NoError(t, cmd.Process.Kill())
