@@ -129,6 +129,16 @@ func (d *Dispatcher) Add(findings ...rules.Finding) AddResult {
 			f.Last = now
 		}
 		key := ThrottleKey(&f)
+		if f.Culprit == nil && (f.Verdict == rules.VerdictUnknown || f.Verdict == rules.VerdictHeld) {
+			// No port table this time: it is the open incident still
+			// failing, not a new problem with an unknown culprit. Keep the
+			// last known culprit and the snapshot it came from (whose time
+			// shows it is not fresh).
+			if inc, ok := d.openIncidentLocked(IncidentKey(&f)); ok {
+				key = inc.Key
+				f.Verdict, f.Culprit, f.Snapshot = inc.Finding.Verdict, inc.Finding.Culprit, inc.Finding.Snapshot
+			}
+		}
 		recovered := false
 		for _, k := range slices.Sorted(maps.Keys(d.state.Incidents)) {
 			inc := d.state.Incidents[k]
@@ -215,6 +225,18 @@ func (d *Dispatcher) fireLocked(key string, f rules.Finding, now time.Time) fire
 	inc.LastNotified = now
 	inc.Suppressed, inc.SuppressedSince = 0, time.Time{}
 	return fired
+}
+
+// openIncidentLocked returns the most recently alerted open incident of
+// an incident key.
+func (d *Dispatcher) openIncidentLocked(incidentKey string) (*Incident, bool) {
+	var best *Incident
+	for _, inc := range d.state.Incidents {
+		if inc.ResolvedAt.IsZero() && IncidentKey(&inc.Finding) == incidentKey && (best == nil || inc.LastNotified.After(best.LastNotified)) {
+			best = inc
+		}
+	}
+	return best, best != nil
 }
 
 func (d *Dispatcher) recentlyResolvedLocked(incidentKey string, now time.Time) bool {

@@ -214,6 +214,31 @@ func TestDispatchCulpritChange(t *testing.T) {
 	}, titles(r.email.take()), "in order: the old culprit's incident ends, the new one starts")
 }
 
+// TestDispatchNoPortTable: a run without a port table reports the same
+// failure with an unknown owner; that is the open incident still failing,
+// not a new alert.
+func TestDispatchNoPortTable(t *testing.T) {
+	r := newRig(t, nil)
+	r.d.Add(r.finding())
+	r.flush()
+	r.email.take()
+	r.slack.take()
+
+	unknown := func(f *rules.Finding) { f.Verdict, f.Culprit, f.Snapshot = rules.VerdictUnknown, nil, nil }
+	r.clock.Advance(5 * time.Minute)
+	require.Equal(t, notify.AddResult{Suppressed: 1}, r.d.Add(r.finding(unknown)))
+	r.clock.Advance(4 * time.Hour)
+	require.Equal(t, notify.AddResult{Queued: 1}, r.d.Add(r.finding(unknown)))
+	r.flush()
+	a := r.email.take()[0][0]
+	require.Equal(t, "Still failing: "+sampleTitle, a.Title(), "the last known culprit is kept")
+	require.True(t, a.Finding.Snapshot.Taken.Before(r.started), "with the old snapshot's time")
+
+	// With no incident open, an unknown owner is news of its own.
+	r2 := newRig(t, nil)
+	require.Equal(t, notify.AddResult{Queued: 1}, r2.d.Add(r2.finding(unknown)))
+}
+
 func TestDispatchResolvedWhenEventsStop(t *testing.T) {
 	r := newRig(t, nil) // resolve_after 2h
 	r.d.Add(r.finding())
