@@ -83,3 +83,32 @@ func BenchmarkFileReadCaughtUp(b *testing.B) {
 		fr.Close()
 	}
 }
+
+// BenchmarkFileReadFirstRun reads the whole 120 MB log, which is what every
+// scheduled scan would cost without positions; run it with -benchtime=1x.
+func BenchmarkFileReadFirstRun(b *testing.B) {
+	path, err := bigEVTX(b.TempDir())
+	if err != nil {
+		b.Skipf("cannot build the big .evtx (needs python3 and ../shared): %v", err)
+	}
+	var n int
+	for b.Loop() {
+		fr, err := OpenFileAfter(path, FilePosition{}, time.Time{}, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		n = 0
+		for {
+			_, err := fr.Next(context.Background())
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			n++
+		}
+		fr.Close()
+	}
+	b.ReportMetric(float64(n), "events/op")
+}
