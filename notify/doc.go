@@ -10,4 +10,12 @@
 // only holds what they share. A scan feeds findings to a Dispatcher, which
 // records them in a State (persisted by the caller), and Flush delivers what
 // is due.
+//
+// To add a channel: a sub-package whose New(cfg, logger) returns a type
+// implementing Notifier (and Previewer, for --dry-run) that classifies its
+// failures as retryable or not and scrubs secrets from its errors
+// (RedactError); its config struct in config.go, with defaults in
+// applyDefaults and checks in Resolve; a case in notifyChannels in
+// cmd/evtwatch/config.go; tests against a real local server (see
+// notifytest) and golden files of what it sends.
 package notify
