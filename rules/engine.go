@@ -65,7 +65,8 @@ type Analysis struct {
 type ruleState struct {
 	rule       *Rule
 	identified int // channel, provider and ID matched
-	matched    int
+	matched    int // primary matches
+	corrobs    int // corroborating matches
 	rejected   map[string]int
 	samples    []string // a few rejected events, for explain
 	occs       []*occurrence
@@ -146,7 +147,11 @@ func (a *Analysis) Add(ev *evtx.Event) {
 			}
 			o.class, o.code, o.hasCode = class, code, has
 		}
-		st.matched++
+		if corrob {
+			st.corrobs++
+		} else {
+			st.matched++
+		}
 		o.ev = keep()
 		o.x = r.needs.extract(o.ev, r.messages, a.engine.services)
 		if corrob {

@@ -23,8 +23,11 @@ type Explanation struct {
 	// Identified events matched the rule's channel, provider and event ID.
 	Identified int `json:"identified"`
 	// Matched events passed every condition (level, data, message, error).
-	Matched  int      `json:"matched"`
-	Rejected []Reason `json:"rejected,omitempty"`
+	Matched int `json:"matched"`
+	// Corroborating events matched the rule's corroborate section; they
+	// count only in a group Matched events opened.
+	Corroborating int      `json:"corroborating,omitempty"`
+	Rejected      []Reason `json:"rejected,omitempty"`
 	// Samples are a few rejected events with the reason.
 	Samples []string           `json:"rejected_samples,omitempty"`
 	Groups  []GroupExplanation `json:"groups"`
@@ -71,7 +74,7 @@ func (a *Analysis) Explain(id string, in Inputs) (*Explanation, error) {
 	x := &Explanation{
 		Rule: r.ID, Title: r.Title, Origin: r.Origin,
 		Threshold: r.Threshold, Window: r.Window, GroupBy: r.GroupBy,
-		Events: a.events, Identified: st.identified, Matched: st.matched,
+		Events: a.events, Identified: st.identified, Matched: st.matched, Corroborating: st.corrobs,
 		Samples: st.samples, Groups: []GroupExplanation{},
 	}
 	for why, n := range st.rejected {

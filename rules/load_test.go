@@ -244,3 +244,18 @@ func FuzzLoad(f *testing.F) {
 		a.Result(Inputs{})
 	})
 }
+
+// TestRulesDocExampleIsValid keeps RULES.md's example rule loadable.
+func TestRulesDocExampleIsValid(t *testing.T) {
+	doc, err := os.ReadFile("RULES.md")
+	require.NoError(t, err)
+	_, rest, ok := strings.Cut(string(doc), "```yaml\n")
+	require.True(t, ok)
+	example, _, ok := strings.Cut(rest, "```")
+	require.True(t, ok)
+	set, err := Load(strings.NewReader(example), "RULES.md")
+	require.NoError(t, err)
+	r, ok := set.Get("contoso-agent-udp")
+	require.True(t, ok)
+	require.Equal(t, time.Hour, r.Window)
+}

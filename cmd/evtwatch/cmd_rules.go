@@ -485,8 +485,12 @@ func writeExplainText(w io.Writer, x *rules.Explanation, r *rules.Rule, l *loade
 	}
 	p("  repeat     %d or more within %s, grouped by %s\n", x.Threshold, durationText(x.Window), strings.Join(x.GroupBy, ", "))
 	p("  needs      %s\n", info.Needs)
-	p("\n  events     %s read from %d input(s); %s had the rule's channel, provider and ID; %s passed its conditions\n",
+	p("\n  events     %s read from %d input(s); %s had the rule's channel, provider and ID; %s passed its conditions",
 		ports.FormatCount(x.Events), len(l.inputs), ports.FormatCount(x.Identified), ports.FormatCount(x.Matched))
+	if x.Corroborating > 0 {
+		p("; %s more matched its corroborate section", ports.FormatCount(x.Corroborating))
+	}
+	p("\n")
 	for _, rj := range x.Rejected {
 		p("  rejected   %s × %s\n", ports.FormatCount(rj.Count), clean(rj.Why))
 	}
