@@ -85,6 +85,16 @@ func (sc *scanner) cycle(ctx context.Context) (cycleResult, error) {
 	var res cycleResult
 	now := sc.now()
 	next := sc.st.Clone()
+	committed := false
+	defer func() {
+		if !committed {
+			// Open subscriptions have moved past events this cycle did not
+			// commit: reopen them from the committed positions next time.
+			for _, ch := range sc.channelsS {
+				ch.close()
+			}
+		}
+	}()
 
 	// Read.
 	srcs, err := sc.sources()
@@ -162,6 +172,7 @@ func (sc *scanner) cycle(ctx context.Context) (cycleResult, error) {
 		return res, err
 	}
 	sc.st = next
+	committed = true
 
 	// Deliver, saving after every change so a sent message leaves the
 	// outbox durably before the next one goes.

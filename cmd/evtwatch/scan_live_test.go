@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -210,4 +211,36 @@ func TestWatchWakesOnSubscriptionSignal(t *testing.T) {
 	require.Len(t, sink.messages(), 1)
 	cancel()
 	require.Equal(t, exitInterrupted, <-done)
+}
+
+func TestWatchCycleThatCannotCommitRereads(t *testing.T) {
+	sink := startSMTP(t, "127.0.0.1:0")
+	env, live := liveScanEnv(t, sink.addr)
+	o := env.opts()
+	o.live, o.goos = live, "windows"
+	o.defaults()
+	sc, err := newScanner(context.Background(), o, streams{In: &bytes.Buffer{}, Out: &bytes.Buffer{}, Err: &bytes.Buffer{}}, slog.New(slog.DiscardHandler), true)
+	require.NoError(t, err)
+	defer sc.close()
+
+	live.write("Application", autdEvent("SBSHQ01", scanT0.Add(-20*time.Minute)), autdEvent("SBSHQ01", scanT0.Add(-12*time.Minute)))
+	_, err = sc.cycle(context.Background())
+	require.NoError(t, err)
+
+	// The state file cannot be replaced (a folder is in its way, which
+	// stops root too): the cycle reads the third failure from the
+	// subscription but cannot commit.
+	live.write("Application", autdEvent("SBSHQ01", scanT0.Add(-2*time.Minute)))
+	require.NoError(t, os.Remove(env.statePath))
+	require.NoError(t, os.MkdirAll(filepath.Join(env.statePath, "blocker"), 0o755))
+	_, err = sc.cycle(context.Background())
+	require.Error(t, err)
+	require.Empty(t, sink.messages())
+
+	// Writable again: the event the failed cycle consumed is read again.
+	require.NoError(t, os.RemoveAll(env.statePath))
+	res, err := sc.cycle(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, 1, res.Events)
+	require.Len(t, sink.messages(), 1)
 }
