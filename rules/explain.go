@@ -12,12 +12,12 @@ import (
 // count against the threshold, how the port was worked out, and what the
 // port table says.
 type Explanation struct {
-	Rule      string        `json:"rule"`
-	Title     string        `json:"title"`
-	Origin    string        `json:"origin"`
-	Threshold int           `json:"threshold"`
-	Window    time.Duration `json:"window"`
-	GroupBy   []string      `json:"group_by"`
+	Rule      string   `json:"rule"`
+	Title     string   `json:"title"`
+	Origin    string   `json:"origin"`
+	Threshold int      `json:"threshold"`
+	Window    Span     `json:"window"`
+	GroupBy   []string `json:"group_by"`
 	// Events is how many events the analysis saw in all.
 	Events int `json:"events"`
 	// Identified events matched the rule's channel, provider and event ID.
@@ -73,7 +73,7 @@ func (a *Analysis) Explain(id string, in Inputs) (*Explanation, error) {
 	r := st.rule
 	x := &Explanation{
 		Rule: r.ID, Title: r.Title, Origin: r.Origin,
-		Threshold: r.Threshold, Window: r.Window, GroupBy: r.GroupBy,
+		Threshold: r.Threshold, Window: Span(r.Window), GroupBy: r.GroupBy,
 		Events: a.events, Identified: st.identified, Matched: st.matched, Corroborating: st.corrobs,
 		Samples: st.samples, Groups: []GroupExplanation{},
 	}
@@ -145,7 +145,7 @@ func conclude(x *Explanation, fired int) string {
 		for _, g := range x.Groups {
 			best = max(best, g.Best)
 		}
-		return fmt.Sprintf("did not fire: the most failures in one %s window was %d, below the threshold of %d", humanDuration(x.Window), best, x.Threshold)
+		return fmt.Sprintf("did not fire: the most failures in one %s window was %d, below the threshold of %d", humanDuration(time.Duration(x.Window)), best, x.Threshold)
 	}
 	var parts []string
 	for _, g := range x.Groups {

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
@@ -36,11 +37,38 @@ type BelowThreshold struct {
 	Count     int            `json:"count"`
 	Best      int            `json:"best_window_count"`
 	Threshold int            `json:"threshold"`
-	Window    time.Duration  `json:"window"`
+	Window    Span           `json:"window"`
 	First     time.Time      `json:"first"`
 	Last      time.Time      `json:"last"`
 	// Sample is the first event in one line.
 	Sample string `json:"sample"`
+}
+
+// Span is a duration that reads as people write it in JSON ("1h", "30d").
+type Span time.Duration
+
+// MarshalJSON writes the span as a string.
+func (s Span) MarshalJSON() ([]byte, error) {
+	return json.Marshal(humanDuration(time.Duration(s)))
+}
+
+// UnmarshalJSON reads a span string (or a nanosecond number).
+func (s *Span) UnmarshalJSON(b []byte) error {
+	var str string
+	if err := json.Unmarshal(b, &str); err != nil {
+		var n int64
+		if err := json.Unmarshal(b, &n); err != nil {
+			return fmt.Errorf("span: %w", err)
+		}
+		*s = Span(n)
+		return nil
+	}
+	d, err := parseDuration(str)
+	if err != nil {
+		return err
+	}
+	*s = Span(d)
+	return nil
 }
 
 // Inputs gives Result what it needs besides the events: the port table and
@@ -138,7 +166,7 @@ func below(g *group) BelowThreshold {
 		Count:     len(g.occs),
 		Best:      g.best,
 		Threshold: g.rule.Threshold,
-		Window:    g.rule.Window,
+		Window:    Span(g.rule.Window),
 		First:     first.ev.Time.UTC(),
 		Last:      last.ev.Time.UTC(),
 		Sample:    describeEvent(first.ev, g.rule.messages),

@@ -365,7 +365,7 @@ func writeAnalyzeText(w io.Writer, res *rules.Result, l *loadedInputs, eng *rule
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
 
 	if len(res.Findings) == 0 {
-		p("No repeating port conflict found (%s events, %d rules).\n", ports.FormatCount(l.analysis.Events()), len(eng.Rules()))
+		p("No repeating port conflict found (%s, %s).\n", plural(l.analysis.Events(), "event"), plural(len(eng.Rules()), "rule"))
 	}
 	for i, f := range res.Findings {
 		if i > 0 {
@@ -373,7 +373,7 @@ func writeAnalyzeText(w io.Writer, res *rules.Result, l *loadedInputs, eng *rule
 		}
 		p("%d. %s\n", i+1, clean(f.Summary))
 		p("   rule      %s (%s)\n", f.Rule, origins[f.Rule])
-		p("   when      %s – %s, %d failure(s), %s\n", f.First.Format(timeLayout), f.Last.Format(timeLayout), f.Count, f.Cadence)
+		p("   when      %s – %s, %s, %s\n", f.First.Format(timeLayout), f.Last.Format(timeLayout), plural(f.Count, "failure"), f.Cadence)
 		if f.Port != 0 {
 			p("   port      %s/%d", f.Protocol, f.Port)
 			if f.PortSource != "" {
@@ -423,8 +423,8 @@ func writeAnalyzeText(w io.Writer, res *rules.Result, l *loadedInputs, eng *rule
 			if b.Port != 0 {
 				port = fmt.Sprintf(" %s/%d", b.Protocol, b.Port)
 			}
-			p("  %s  %s on %s%s: %d time(s), at most %d within %s (threshold %d)\n",
-				b.First.Format(timeLayout), b.Rule, clean(orDash(b.Host)), port, b.Count, b.Best, durationText(b.Window), b.Threshold)
+			p("  %s  %s on %s%s: %s, at most %d within %s (threshold %d)\n",
+				b.First.Format(timeLayout), b.Rule, clean(orDash(b.Host)), port, plural(b.Count, "time"), b.Best, durationText(time.Duration(b.Window)), b.Threshold)
 			p("      %s\n", clean(b.Sample))
 		}
 	}
@@ -434,9 +434,9 @@ func writeAnalyzeText(w io.Writer, res *rules.Result, l *loadedInputs, eng *rule
 		what := ""
 		switch in.Kind {
 		case "log":
-			what = fmt.Sprintf("event log (%s), %s events", in.Format, ports.FormatCount(in.Events))
+			what = fmt.Sprintf("event log (%s), %s", in.Format, plural(in.Events, "event"))
 		case "capture":
-			what = fmt.Sprintf("port capture (%s), %s records", in.Format, ports.FormatCount(in.Records))
+			what = fmt.Sprintf("port capture (%s), %s", in.Format, plural(in.Records, "record"))
 		case "skipped":
 			what = in.Note
 		case "unreadable":
@@ -453,7 +453,7 @@ func writeAnalyzeText(w io.Writer, res *rules.Result, l *loadedInputs, eng *rule
 	case l.snapNote != "":
 		p("  no port table: %s; verdicts are \"unknown\"\n", l.snapNote)
 	}
-	p("\n%d finding(s), %d below threshold; %s events read with %d rules", len(res.Findings), len(res.Below), ports.FormatCount(l.analysis.Events()), len(eng.Rules()))
+	p("\n%s, %d below threshold; %s read with %s", plural(len(res.Findings), "finding"), len(res.Below), plural(l.analysis.Events(), "event"), plural(len(eng.Rules()), "rule"))
 	if l.partial {
 		p("; some input could not be read (exit status 3)")
 	}
@@ -559,6 +559,14 @@ func clean(s string) string {
 
 func isControl(r rune) bool {
 	return r < 0x20 && r != '\t' || r == 0x7f || (r >= 0x80 && r < 0xa0)
+}
+
+// plural says "1 event", "2,500 events".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return ports.FormatCount(n) + " " + noun + "s"
 }
 
 func orDash(s string) string {

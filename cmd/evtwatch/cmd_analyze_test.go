@@ -182,7 +182,7 @@ func TestAnalyzeExitCodesAndRouting(t *testing.T) {
 	t.Run("nothing found", func(t *testing.T) {
 		code, out, errOut := runForTest(t, "analyze", quiet)
 		require.Equal(t, exitOK, code, errOut)
-		require.True(t, strings.HasPrefix(out, "No repeating port conflict found (1 events"), out)
+		require.True(t, strings.HasPrefix(out, "No repeating port conflict found (1 event,"), out)
 		require.Contains(t, out, "skipped    "+filepath.Join(quiet, "notes.txt")+": not an event log or a port capture")
 		require.Contains(t, out, "no port table: no port capture (netstat -ano) among the inputs")
 	})
