@@ -38,7 +38,9 @@ func advise(f Finding, r *Rule, first *occurrence, in Inputs, known *ports.Servi
 	case VerdictFree:
 		parts = append(parts, freeAdvice(f, facts))
 	case VerdictUnknown:
-		if f.Port == 0 {
+		if f.Note != "" && f.Port != 0 {
+			parts = append(parts, fmt.Sprintf("The port table given is not from %s (%s). Analyse %s's logs with captures taken on %s itself (netstat -ano, tasklist /svc, or evtwatch ports there).", hostOr(f.Host, "this host"), f.Note, hostOr(f.Host, "this host"), hostOr(f.Host, "that host")))
+		} else if f.Port == 0 {
 			parts = append(parts, "The events do not say which port the service needs: find it in the service's configuration and check who holds it with `netstat -ano` and `tasklist /svc` (or `evtwatch ports`).")
 		} else {
 			parts = append(parts, fmt.Sprintf("No port table was given, so evtwatch cannot say who holds %s. On %s, while the failure repeats, run:\n  netstat -ano > netstat.txt\n  tasklist /svc > tasklist.txt\nand analyse them together with the logs (evtwatch analyze LOGS netstat.txt tasklist.txt), or run `evtwatch ports` there.", portsPhrase(f), hostOr(f.Host, "the server")))

@@ -353,3 +353,22 @@ func TestCadencePhrase(t *testing.T) {
 		require.Equal(t, tc.want, tc.c.String())
 	}
 }
+
+func TestPortTableFromAnotherHostIsNotUsed(t *testing.T) {
+	a := builtinEngine(t).NewAnalysis()
+	events := autdDay(t0, 4, "2883")
+	for i := range events {
+		a.Add(&events[i])
+	}
+	snap := newSnapshot().dnsPool(1692, 2883).build()
+	res := a.Result(Inputs{Snapshot: snap, Facts: &ports.Facts{Host: "OTHERSRV"}})
+	require.Len(t, res.Findings, 1)
+	f := res.Findings[0]
+	require.Equal(t, VerdictUnknown, f.Verdict)
+	require.Nil(t, f.Culprit)
+	require.Equal(t, "the port table is from OTHERSRV, not SBS01", f.Note)
+	require.Contains(t, f.Summary, "Who holds UDP 2883 is unknown (the port table is from OTHERSRV, not SBS01)")
+	// The same host under its DNS name is the same machine.
+	res = a.Result(Inputs{Snapshot: snap, Facts: &ports.Facts{Host: "sbs01.contoso.local"}})
+	require.Equal(t, VerdictHeld, res.Findings[0].Verdict)
+}

@@ -152,6 +152,8 @@ type Finding struct {
 	// Ports has the verdict for every port the service needs (IAS needs
 	// four); Protocol/Port above is the one that decided the verdict.
 	Ports []PortCheck `json:"ports,omitempty"`
+	// Note qualifies the verdict, e.g. why a port table was not used.
+	Note string `json:"note,omitempty"`
 }
 
 // PortCheck is the snapshot's answer for one needed port.

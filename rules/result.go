@@ -220,8 +220,15 @@ func (a *Analysis) finding(g *group, in Inputs) Finding {
 			f.PortSource = "the events do not say which port"
 		}
 	default:
+		snap := in.Snapshot
+		if other := otherHost(in.Facts, f.Host); other != "" && snap != nil {
+			// A port table from another machine says nothing about this
+			// one: no verdict rather than a wrong culprit.
+			snap = nil
+			f.Note = fmt.Sprintf("the port table is from %s, not %s", other, f.Host)
+		}
 		expected := expectation{rule: r, known: known, source: f.Source, service: f.Service}
-		f.Verdict, f.Ports, f.Culprit = judge(needed, in.Snapshot, expected)
+		f.Verdict, f.Ports, f.Culprit = judge(needed, snap, expected)
 		f.Protocol, f.Port = needed[0].Protocol, needed[0].Port
 		for _, c := range f.Ports {
 			if c.Verdict == f.Verdict {
@@ -230,13 +237,29 @@ func (a *Analysis) finding(g *group, in Inputs) Finding {
 			}
 		}
 	}
-	if in.Snapshot != nil {
+	if in.Snapshot != nil && f.Note == "" {
 		f.Snapshot = &SnapshotSummary{Taken: in.Snapshot.Taken.UTC(), Source: in.Snapshot.Source}
 	}
 	f.Evidence = evidence(g)
 	f.Key = findingKey(f)
 	f.Summary = summary(f)
 	return f
+}
+
+// otherHost returns the captures' host name when it is known and is not
+// host (compared on the first DNS label, ignoring case), else "".
+func otherHost(facts *ports.Facts, host string) string {
+	if facts == nil || facts.Host == "" || host == "" {
+		return ""
+	}
+	short := func(h string) string {
+		h, _, _ = strings.Cut(strings.TrimSpace(h), ".")
+		return strings.ToUpper(h)
+	}
+	if short(facts.Host) == short(host) {
+		return ""
+	}
+	return facts.Host
 }
 
 // neededPorts is the union of the ports the group's occurrences need, in
@@ -343,6 +366,9 @@ func summary(f Finding) string {
 	}
 	if f.Port == 0 {
 		return fmt.Sprintf("Port unknown: %s", failure)
+	}
+	if f.Note != "" {
+		return fmt.Sprintf("Who holds %s is unknown (%s): %s", port, f.Note, failure)
 	}
 	return fmt.Sprintf("Who holds %s is unknown (no port table): %s", port, failure)
 }

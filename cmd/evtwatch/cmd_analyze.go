@@ -475,6 +475,9 @@ func verdictText(f rules.Finding, l *loadedInputs) string {
 	if f.Port == 0 {
 		return "unknown: the port could not be worked out"
 	}
+	if f.Note != "" {
+		return "unknown: " + f.Note
+	}
 	if l.snapNote != "" {
 		return "unknown: " + l.snapNote
 	}
