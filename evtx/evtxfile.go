@@ -520,7 +520,7 @@ func (r *evtxReader) parseBinXML(c *evtxChunk, start int) (root *evtxNode, err e
 	if !ok {
 		return nil, fmt.Errorf("record holds no BinXML template instance (%T)", frag.BinXMLElement)
 	}
-	b := evtxTreeBuilder{data: c.lib.Data, names: c.names, trees: c.trees}
+	b := evtxTreeBuilder{data: c.lib.Data, names: c.names, trees: c.trees, top: ti}
 	if offs := evtxValueOffsets(c.lib.Data, start, ti); offs != nil {
 		b.values = map[*goevtx.TemplateInstance][]int{ti: offs}
 	}
@@ -630,10 +630,13 @@ type evtxTreeBuilder struct {
 	data   []byte
 	values map[*goevtx.TemplateInstance][]int
 	// Per-chunk caches: names by their chunk offset, and the element tree
-	// of each template definition by its first element (the library shares
-	// a cached definition's elements between the records that use it).
+	// of the record's template definition by its first element (the library
+	// shares a cached definition's elements between the records that use
+	// it; embedded templates are parsed afresh for each record, so caching
+	// theirs would only hold on to memory).
 	names map[int32]string
 	trees map[goevtx.Element]*goevtx.Node
+	top   *goevtx.TemplateInstance
 }
 
 func (b *evtxTreeBuilder) name(off int32, n *goevtx.Name) string {
@@ -649,6 +652,10 @@ func (b *evtxTreeBuilder) root(ti *goevtx.TemplateInstance) *goevtx.Node {
 	els := ti.Definition.Data.Elements
 	if len(els) == 0 {
 		return &goevtx.Node{}
+	}
+	if ti != b.top {
+		n := ti.Root()
+		return &n
 	}
 	if n, ok := b.trees[els[0]]; ok {
 		return n
