@@ -4,6 +4,8 @@ package main
 
 import (
 	"context"
+	"io"
+	"log"
 	"os"
 	"os/signal"
 
@@ -11,6 +13,11 @@ import (
 )
 
 func main() {
+	// golang-evtx prints a stack trace through the standard logger for each
+	// damaged element it meets (thousands of lines for one broken template).
+	// The .evtx reader reports that damage as Problems with file and offset;
+	// evtwatch itself logs through injected slog handlers, never this logger.
+	log.SetOutput(io.Discard)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	code := run(ctx, os.Args[1:], streams{
 		In:       os.Stdin,
