@@ -476,11 +476,18 @@ func TestEVTXDamagedFiles(t *testing.T) {
 	}
 	cut := int64(chunk3 + 30000)
 	var lostAtCut int
+	var c3 []*Event
 	for _, ev := range fx.all {
-		if inChunk(chunk3)(ev) && recordEnd(ev) > cut {
-			lostAtCut++
+		if inChunk(chunk3)(ev) {
+			c3 = append(c3, ev)
+			if recordEnd(ev) > cut {
+				lostAtCut++
+			}
 		}
 	}
+	// A cut exactly at the end of a record leaves no partial record to
+	// stumble on: the loss must still be reported.
+	cleanCut := recordEnd(c3[10])
 
 	tests := []struct {
 		name     string
@@ -497,6 +504,14 @@ func TestEVTXDamagedFiles(t *testing.T) {
 				return recordEnd(ev) > cut
 			}),
 			problems: []Problem{{Offset: cut, ChunkOffset: chunk3, Skipped: lostAtCut}},
+		},
+		{
+			name:   "file cut between two records",
+			damage: func(b []byte) []byte { return b[:cleanCut] },
+			want: without(fx.all, func(ev *Event) bool {
+				return ev.Origin.Offset >= cleanCut
+			}),
+			problems: []Problem{{Offset: cleanCut, ChunkOffset: chunk3, Skipped: len(c3) - 11}},
 		},
 		{
 			name: "garbage chunk signature",
