@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -43,12 +44,10 @@ func quietEVTXLibrary(t testing.TB) {
 	t.Cleanup(func() { log.SetOutput(w) })
 }
 
-// readAllEVTX reads a whole .evtx file through the package API.
+// readAllEVTX reads a whole .evtx file through the package API, which must
+// recognise it as .evtx (unless opts forces the format).
 func readAllEVTX(t testing.TB, path string, opts Options) ([]*Event, []Problem) {
 	t.Helper()
-	if opts.Format == FormatUnknown {
-		opts.Format = FormatEVTX
-	}
 	r, err := Open(path, opts)
 	require.NoError(t, err)
 	defer r.Close()
@@ -59,6 +58,25 @@ func readAllEVTX(t testing.TB, path string, opts Options) ([]*Event, []Problem) 
 		evs = append(evs, ev)
 	}
 	return evs, r.Problems()
+}
+
+// corpusReads caches readAllEVTX of the public samples with default
+// options, which two tests need in full.
+var corpusReads sync.Map // path -> corpusRead
+
+type corpusRead struct {
+	evs      []*Event
+	problems []Problem
+}
+
+func readCorpusFile(t testing.TB, path string) ([]*Event, []Problem) {
+	t.Helper()
+	if c, ok := corpusReads.Load(path); ok {
+		return c.(corpusRead).evs, c.(corpusRead).problems
+	}
+	evs, problems := readAllEVTX(t, path, Options{})
+	corpusReads.Store(path, corpusRead{evs, problems})
+	return evs, problems
 }
 
 // libevtxItemCounts reads the libevtx `evtxexport -m items` record counts
@@ -128,7 +146,7 @@ func TestEVTXPublicCorpus(t *testing.T) {
 				require.True(t, ok, "%s has no libevtx count in GROUND_TRUTH.tsv", name)
 				exp = expect{count: n}
 			}
-			evs, problems := readAllEVTX(t, path, Options{Format: FormatUnknown})
+			evs, problems := readCorpusFile(t, path)
 			require.Len(t, evs, exp.count)
 			var offsets []int64
 			skipped := 0
@@ -357,7 +375,7 @@ func TestEVTXMatchesLibevtx(t *testing.T) {
 	for _, path := range files {
 		t.Run(filepath.Base(path), func(t *testing.T) {
 			theirs := libevtxExport(t, path)
-			ours, _ := readAllEVTX(t, path, Options{})
+			ours, _ := readCorpusFile(t, path)
 			if len(ours) == len(theirs) {
 				for i, ev := range ours {
 					compareWithLibevtx(t, ev, &theirs[i])
