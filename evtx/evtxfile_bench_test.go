@@ -11,7 +11,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -57,14 +56,8 @@ func BenchmarkEVTXRead(b *testing.B) {
 	}
 }
 
-var (
-	evtxBigOnce sync.Once
-	evtxBigPath string
-	evtxBigErr  error
-)
-
-// evtxBigFile builds (once per process) a 120 MB .evtx out of the public
-// samples' chunks with the shared mkbig-evtx.py tool.
+// evtxBigFile builds a 120 MB .evtx out of the public samples' chunks with
+// the shared mkbig-evtx.py tool, in the test's temporary directory.
 func evtxBigFile(tb testing.TB) string {
 	tb.Helper()
 	dir := evtxPublicDir(tb)
@@ -75,21 +68,12 @@ func evtxBigFile(tb testing.TB) string {
 	if _, err := exec.LookPath("python3"); err != nil {
 		tb.Skip("python3 not installed")
 	}
-	evtxBigOnce.Do(func() {
-		tmp, err := os.MkdirTemp("", "evtwatch-big")
-		if err != nil {
-			evtxBigErr = err
-			return
-		}
-		evtxBigPath = filepath.Join(tmp, "big.evtx")
-		srcs, _ := filepath.Glob(filepath.Join(dir, "*.evtx"))
-		out, err := exec.Command("python3", append([]string{tool, evtxBigPath, "120"}, srcs...)...).CombinedOutput()
-		if err != nil {
-			evtxBigErr = errors.New(string(out))
-		}
-	})
-	require.NoError(tb, evtxBigErr)
-	return evtxBigPath
+	path := filepath.Join(tb.TempDir(), "big.evtx")
+	srcs, err := filepath.Glob(filepath.Join(dir, "*.evtx"))
+	require.NoError(tb, err)
+	out, err := exec.Command("python3", append([]string{tool, path, "120"}, srcs...)...).CombinedOutput()
+	require.NoError(tb, err, "%s", out)
+	return path
 }
 
 // evtxCPUSeconds is the CPU time (user + system) this process has used so
