@@ -1,6 +1,7 @@
 package evtx
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -88,4 +89,30 @@ func TestSniffBinary(t *testing.T) {
 	require.Equal(t, FormatEVT, Sniff([]byte{0x30, 0, 0, 0, 'L', 'f', 'L', 'e'}))
 	require.Equal(t, FormatUnknown, Sniff(nil))
 	require.Equal(t, FormatUnknown, Sniff([]byte("Active Connections\r\n\r\n  Proto  Local Address")))
+}
+
+func TestEventJSONRoundTrip(t *testing.T) {
+	ev := Event{
+		Provider: "DNS", EventID: 407, Level: LevelError,
+		Keywords: 0x8080000000000000,
+		Binary:   []byte{0x40, 0x27, 0, 0},
+		Data:     []Data{{Value: "0.0.0.0"}},
+		Origin:   Origin{Path: "x.evtx", Format: FormatEVTX, Offset: 512},
+	}
+	b, err := json.Marshal(&ev)
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"keywords":"0x8080000000000000"`)
+	require.Contains(t, string(b), `"binary":"40270000"`)
+	require.NotContains(t, string(b), `"Keywords"`)
+	var back Event
+	require.NoError(t, json.Unmarshal(b, &back))
+	require.Equal(t, ev, back)
+
+	b, err = json.Marshal(Event{Provider: "x"})
+	require.NoError(t, err)
+	require.NotContains(t, string(b), "keywords")
+	require.NotContains(t, string(b), "binary")
+
+	require.Error(t, json.Unmarshal([]byte(`{"keywords":"0xZZ"}`), &back))
+	require.Error(t, json.Unmarshal([]byte(`{"binary":"4"}`), &back))
 }
