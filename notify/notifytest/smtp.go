@@ -130,6 +130,9 @@ func NewSMTPServer(t testing.TB, o SMTPOptions) *SMTPServer {
 	}()
 	t.Cleanup(func() {
 		srv.Close()
+		// Serve may not have registered the listener yet when a test ends
+		// without connecting (go-smtp's Close then misses it).
+		ln.Close()
 		<-done
 	})
 	return s
