@@ -165,6 +165,13 @@ func Headline(f *rules.Finding) string {
 	default:
 		tail = "owner unknown"
 	}
+	if SingleLine(f.Service) == "" {
+		if title := SingleLine(f.Title); title != "" {
+			// A rule title already says what fails ("... cannot bind its
+			// UDP port"): name the endpoint beside it rather than repeat it.
+			return Truncate(fmt.Sprintf("%s: %s (%s) — %s", host, title, ep, tail), 200)
+		}
+	}
 	return Truncate(fmt.Sprintf("%s: %s cannot bind %s — %s", host, who, ep, tail), 200)
 }
 

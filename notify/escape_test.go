@@ -82,7 +82,7 @@ func TestHeadline(t *testing.T) {
 		"not a conflict uses the title": {func(f *rules.Finding) { f.Verdict, f.Culprit = rules.VerdictNotConflict, nil },
 			"SBSHQ01: Exchange ActiveSync AUTD cannot bind its UDP port"},
 		"no service falls back to title": {func(f *rules.Finding) { f.Service = "" },
-			"SBSHQ01: Exchange ActiveSync AUTD cannot bind its UDP port cannot bind udp/2883 — held by dns.exe (PID 2216, DNS)"},
+			"SBSHQ01: Exchange ActiveSync AUTD cannot bind its UDP port (udp/2883) — held by dns.exe (PID 2216, DNS)"},
 		"many services are cut": {func(f *rules.Finding) {
 			f.Culprit = &rules.Culprit{PID: 1100, Image: "svchost.exe", Services: []string{"Dnscache", "Dhcp", "LmHosts", "W32Time", "netprofm"}}
 		}, "SBSHQ01: ActiveSync cannot bind udp/2883 — held by svchost.exe (PID 1100, Dnscache, Dhcp, LmHosts, +2 more)"},
