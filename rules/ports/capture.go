@@ -224,7 +224,25 @@ func (l *loader) problemf(file string, line int, format string, args ...any) {
 	if l.fileProbs > maxProblemsPerFile {
 		return
 	}
-	l.problems = append(l.problems, &ParseError{File: file, Line: line, Msg: fmt.Sprintf(format, args...)})
+	l.problems = append(l.problems, &ParseError{File: file, Line: line, Msg: clipMessage(fmt.Sprintf(format, args...))})
+}
+
+// maxMessageRunes bounds a problem message: rows are quoted in them, and a
+// damaged capture can hold a line of megabytes.
+const maxMessageRunes = 160
+
+func clipMessage(s string) string {
+	if len(s) <= maxMessageRunes {
+		return s
+	}
+	n := 0
+	for i := range s {
+		if n == maxMessageRunes {
+			return s[:i] + fmt.Sprintf("… (%s bytes)", FormatCount(len(s)))
+		}
+		n++
+	}
+	return s
 }
 
 func (l *loader) addBinding(b Binding) {

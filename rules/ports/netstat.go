@@ -6,6 +6,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // netstat -ano / -anob. Header and title lines are localized ("Aktive
@@ -166,7 +167,7 @@ func hasOwnerLines(lines []string) bool {
 }
 
 func parseNetstat(l *loader, file string, lines []string) (int, CaptureKind) {
-	rows := 0
+	rows, binaryLines := 0, 0
 	owners := false
 	lastPID := -1 // PID of the row the owner lines below belong to
 	var exePath string
@@ -185,6 +186,15 @@ func parseNetstat(l *loader, file string, lines []string) (int, CaptureKind) {
 			continue
 		case !errors.Is(err, errNotRow):
 			l.problemf(file, i+1, "%v: %q", err, t)
+			lastPID = -1
+			continue
+		}
+		if binaryLine(t) {
+			// Not command output: a damaged or wrong file. Owner lines
+			// below it would belong to no row.
+			if binaryLines++; binaryLines == 1 {
+				l.problemf(file, i+1, "binary data, not netstat output (the rest of the file is still read)")
+			}
 			lastPID = -1
 			continue
 		}
@@ -208,10 +218,13 @@ func parseNetstat(l *loader, file string, lines []string) (int, CaptureKind) {
 			if strings.HasSuffix(strings.ToLower(t), ".exe") {
 				exePath = t
 			}
-		case !strings.ContainsAny(t, " \t") && !strings.HasPrefix(t, "-"):
+		case plausibleServiceName(t):
 			owners = true
 			l.addServices(lastPID, t)
 		}
+	}
+	if binaryLines > 1 {
+		l.problemf(file, 0, "%s lines of binary data in all", FormatCount(binaryLines))
 	}
 	if rows == 0 {
 		l.problems = append(l.problems, &ParseError{File: file, Msg: "netstat capture holds no socket rows"})
@@ -225,4 +238,15 @@ func parseNetstat(l *loader, file string, lines []string) (int, CaptureKind) {
 // windowsBase is the last element of a Windows path.
 func windowsBase(p string) string {
 	return path.Base(strings.ReplaceAll(p, `\`, "/"))
+}
+
+// binaryLine reports a line holding control characters other than tab, or
+// undecodable bytes: command output never does.
+func binaryLine(s string) bool {
+	for _, r := range s {
+		if (r < 0x20 && r != '\t') || r == 0x7f || r == utf8.RuneError {
+			return true
+		}
+	}
+	return false
 }

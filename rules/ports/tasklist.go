@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // tasklist [/svc] /fo csv|table. Headers are localized ("Abbildname",
@@ -77,9 +78,9 @@ func splitServices(s string) []string {
 	var out []string
 	for _, n := range strings.Split(s, ",") {
 		n = strings.TrimSpace(n)
-		// "N/A" and its translations ("Nicht zutreffend") are not service
-		// key names, which never hold spaces in practice.
-		if n == "" || strings.EqualFold(n, "N/A") || strings.ContainsAny(n, " \t") {
+		// "N/A" and its translations ("Nicht zutreffend", "N/D") are not
+		// service key names.
+		if !plausibleServiceName(n) {
 			continue
 		}
 		out = append(out, n)
@@ -248,4 +249,24 @@ func parseTasklistTable(l *loader, file string, lines []string) (int, CaptureKin
 		n++
 	}
 	return n, kind
+}
+
+// plausibleServiceName reports whether s can be a service key name as
+// tasklist /svc and netstat -b print it: no spaces, no slashes (the SCM
+// rejects both slashes), no control or box-drawing characters; letters of
+// any script, digits and the punctuation real names use (MSSQL$SHAREPOINT,
+// CDPUserSvc_4a2b1, {GUID}).
+func plausibleServiceName(s string) bool {
+	if s == "" || len(s) > 256 {
+		return false
+	}
+	for _, r := range s {
+		switch {
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+		case strings.ContainsRune("_-.$#@{}+~!&'()", r):
+		default:
+			return false
+		}
+	}
+	return !strings.HasPrefix(s, "-")
 }
