@@ -438,6 +438,19 @@ func (r *AuditReport) fixPorts(p Protocol, pool bool) []PortRange {
 }
 
 func (r *AuditReport) fixes(f *Facts) {
+	// A port another process holds outside the random ranges (or despite a
+	// reservation) was bound on purpose, or under the port settings in
+	// force when the holder started: no reservation frees it.
+	for _, e := range r.Exposures {
+		if e.HeldBy == "" || e.InFix {
+			continue
+		}
+		r.Fixes = append(r.Fixes, Fix{
+			Title: fmt.Sprintf("Free %s for %s: %s holds it", e.PortSpec, strings.Join(e.Services, ", "), e.HeldBy),
+			Why: fmt.Sprintf("the port is outside the random ranges, so the holder bound it on purpose or started under other port settings: "+
+				"reconfigure or restart it (evtwatch ports --port %d shows what it holds), then start the service", e.Port),
+		})
+	}
 	udp, tcp := r.fixPorts(UDP, false), r.fixPorts(TCP, false)
 	if len(udp)+len(tcp) == 0 {
 		return
@@ -515,13 +528,30 @@ func (r *AuditReport) fixes(f *Facts) {
 		})
 	}
 	if r.DNS.Present {
-		r.Fixes = append(r.Fixes, Fix{
-			Title: fmt.Sprintf("Leave SocketPoolSize at %s or more", FormatCount(max(r.DNS.Size, DefaultSocketPoolSize))),
-			Commands: []string{
-				fmt.Sprintf("dnscmd /Config /SocketPoolSize %d", max(r.DNS.Size, DefaultSocketPoolSize)),
-			},
-			Why: "a smaller pool lowers the odds in proportion but weakens the protection against DNS spoofing; 0 (one socket) only to confirm the diagnosis",
-		})
+		r.Fixes = append(r.Fixes, r.poolSizeFix(f))
+	}
+}
+
+// poolSizeFix advises on SocketPoolSize: leave it alone unless someone
+// lowered it, in which case it goes back to the default (the registry on
+// 2000/2003, whose dnscmd predates the value; dnscmd on 2008 and later).
+func (r *AuditReport) poolSizeFix(f *Facts) Fix {
+	why := "a smaller pool lowers the odds in proportion but weakens the protection against DNS spoofing; 0 (one socket) only to confirm the diagnosis"
+	size := r.DNS.Size
+	switch {
+	case f.DNS == nil || f.DNS.SocketPoolSize == nil:
+		return Fix{Title: fmt.Sprintf("Leave SocketPoolSize as it is (not set: the default %s)", FormatCount(DefaultSocketPoolSize)), Why: why}
+	case size >= DefaultSocketPoolSize:
+		return Fix{Title: fmt.Sprintf("Leave SocketPoolSize as it is (%s)", FormatCount(size)), Why: why}
+	}
+	set := fmt.Sprintf("dnscmd /Config /SocketPoolSize %d", DefaultSocketPoolSize)
+	if r.Legacy {
+		set = fmt.Sprintf(`reg add "HKLM\SYSTEM\CurrentControlSet\Services\DNS\Parameters" /v SocketPoolSize /t REG_DWORD /d %d /f`, DefaultSocketPoolSize)
+	}
+	return Fix{
+		Title:    fmt.Sprintf("Set SocketPoolSize back to %s (it is %s), then restart DNS", FormatCount(DefaultSocketPoolSize), FormatCount(size)),
+		Commands: []string{set, "net stop dns && net start dns"},
+		Why:      why,
 	}
 }
 
@@ -576,7 +606,7 @@ func (r *AuditReport) WriteText(w io.Writer) error {
 	} else {
 		fmt.Fprintf(bw, "  %s\n", d.Evidence)
 		if d.Held > 0 {
-			fmt.Fprintf(bw, "  held now: %s UDP ports in %s\n", FormatCount(d.Held), d.HeldRange.Display())
+			fmt.Fprintf(bw, "  held now: %s in %s\n", plural(d.Held, "UDP port"), d.HeldRange.Display())
 		}
 		fmt.Fprintf(bw, "  pool size: %s (%s)\n", FormatCount(d.Size), d.SizeBasis)
 		fmt.Fprintf(bw, "  draws from: udp %s (%s), %s ports", d.Range.Display(), d.RangeBasis, FormatCount(d.Range.Len()))

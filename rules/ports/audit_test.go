@@ -129,7 +129,10 @@ func TestAuditModern(t *testing.T) {
 				require.NotContains(t, c, "SocketPoolExcludedPortRanges")
 			}
 		}
-		require.Equal(t, "dnscmd /Config /SocketPoolSize 5000", r.Fixes[len(r.Fixes)-1].Commands[0])
+		require.Equal(t, Fix{
+			Title: "Leave SocketPoolSize as it is (5,000)",
+			Why:   "a smaller pool lowers the odds in proportion but weakens the protection against DNS spoofing; 0 (one socket) only to confirm the diagnosis",
+		}, r.Fixes[len(r.Fixes)-1])
 	})
 
 	t.Run("a conflict is in the fix even for a service not seen", func(t *testing.T) {
@@ -215,4 +218,70 @@ func TestAuditJSONRoundTrip(t *testing.T) {
 	require.NoError(t, json.Unmarshal(js, &back))
 	require.Equal(t, r.DNS.Range, back.DNS.Range)
 	require.Equal(t, r.Ranges, back.Ranges)
+}
+
+func TestAuditSocketPoolSizeAdvice(t *testing.T) {
+	legacy := OSInfo{Version: "5.2.3790", Major: 5, Minor: 2, Build: 3790}
+	modern := OSInfo{Version: "10.0.17763", Major: 10, Build: 17763}
+	sizeFix := func(r *AuditReport) Fix {
+		t.Helper()
+		for _, fx := range r.Fixes {
+			if strings.Contains(fx.Title, "SocketPoolSize") {
+				return fx
+			}
+		}
+		t.Fatalf("no SocketPoolSize step in %+v", r.Fixes)
+		return Fix{}
+	}
+	for _, tt := range []struct {
+		name string
+		os   OSInfo
+		size *int
+		want []string // commands; none when the value is already safe
+	}{
+		{"2003, unset", legacy, nil, nil},
+		{"2003, lowered: the registry, as dnscmd there does not know the value", legacy, intp(500),
+			[]string{`reg add "HKLM\SYSTEM\CurrentControlSet\Services\DNS\Parameters" /v SocketPoolSize /t REG_DWORD /d 2500 /f`, "net stop dns && net start dns"}},
+		{"2019, unset", modern, nil, nil},
+		{"2019, raised", modern, intp(5000), nil},
+		{"2019, lowered", modern, intp(100), []string{"dnscmd /Config /SocketPoolSize 2500", "net stop dns && net start dns"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFacts()
+			f.OS = tt.os
+			f.Tcpip = &TcpipParams{MaxUserPort: 65534}
+			f.DNS = &DNSParams{SocketPoolSize: tt.size}
+			s := dnsSnapshot(49160, 300)
+			s.Processes[200] = &Process{PID: 200, Image: "svchost.exe", Services: []string{"IAS", "BESClient"}}
+			fx := sizeFix(Audit(s, f, AuditOptions{All: true}))
+			require.Equal(t, tt.want, fx.Commands)
+		})
+	}
+}
+
+func TestAuditHeldOutsideRandomReach(t *testing.T) {
+	// Server 2019: the dynamic range starts at 49152, yet udp/2883 is held
+	// by the DNS server. Nothing random took it, so no exclusion helps; the
+	// audit must still say what to do rather than "nothing to do".
+	s := dnsSnapshot(49160, 300, Binding{Protocol: UDP, Addr: netip.IPv4Unspecified(), Port: 2883, PID: 100})
+	f := newFacts()
+	f.OS = OSInfo{Version: "10.0.17763", Major: 10, Build: 17763}
+	r := Audit(s, f, AuditOptions{})
+	e, ok := exposure(r, PortSpec{UDP, 2883})
+	require.True(t, ok)
+	require.Equal(t, "dns.exe (PID 100)", e.HeldBy)
+	require.False(t, e.InEphemeral)
+	require.False(t, e.InPool)
+	require.NotEmpty(t, r.Fixes)
+	require.Contains(t, r.Fixes[0].Title, "udp/2883")
+	require.Contains(t, r.Fixes[0].Title, "dns.exe (PID 100)")
+	var buf bytes.Buffer
+	require.NoError(t, r.WriteText(&buf))
+	require.NotContains(t, buf.String(), "nothing to do")
+	require.Contains(t, buf.String(), "held now: 301 UDP ports in ")
+
+	one := dnsSnapshot(49160, 0, Binding{Protocol: UDP, Addr: netip.IPv4Unspecified(), Port: 50001, PID: 100})
+	buf.Reset()
+	require.NoError(t, Audit(one, f, AuditOptions{}).WriteText(&buf))
+	require.Contains(t, buf.String(), "held now: 1 UDP port in 50001\n")
 }
