@@ -255,8 +255,30 @@ func snapshotFunc(cfg portsConfig) func(context.Context) (*ports.Snapshot, *port
 		if err != nil {
 			facts = nil // registry settings are advice material, not required
 		}
-		return snap, facts, nil
+		return snap, withLocalHost(facts), nil
 	}
+}
+
+// withLocalHost makes sure the facts of a live port table name this
+// machine. The rules judge only events from the host the table comes
+// from; without a host name they would blame a local process for the
+// failures in logs exported from other servers (a path source holding
+// several servers' exports). LiveFacts is unsupported outside Windows and
+// can fail on it, so the name is filled in here.
+func withLocalHost(facts *ports.Facts) *ports.Facts {
+	if facts != nil && facts.Host != "" {
+		return facts
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		return facts
+	}
+	if facts == nil {
+		return &ports.Facts{Host: host}
+	}
+	f := *facts
+	f.Host = host
+	return &f
 }
 
 func (sc *scanner) close() {
