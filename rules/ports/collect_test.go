@@ -107,6 +107,8 @@ func TestCollectorOutputIsRecognised(t *testing.T) {
 	}
 }
 
+var runsStdinReader = regexp.MustCompile(`(?i)(^|[\s(']|&&)(wmic|powershell)\s`)
+
 // TestCollectorScriptShape checks what can go wrong in cmd.exe without
 // running it: handle-number redirections, NT 5.x branches and the
 // commands the issue asks for.
@@ -121,6 +123,39 @@ func TestCollectorScriptShape(t *testing.T) {
 			require.NotRegexp(t, `\s[0-9]>`, l, "echo with a digit before >: %q", l)
 		}
 	}
+	var code []string // the lines cmd.exe runs, without comments
+	for _, line := range strings.Split(script, "\r\n") {
+		l := strings.TrimSpace(line)
+		if l != "" && !strings.HasPrefix(strings.ToLower(l), "rem ") {
+			code = append(code, l)
+		}
+	}
+	// The VBScript moniker holds "!": with delayed expansion on (a registry
+	// default some admins set) it would be eaten.
+	require.Contains(t, code, "setlocal EnableExtensions DisableDelayedExpansion")
+	for _, l := range code {
+		lower := strings.ToLower(l)
+		// wmic and powershell wait on stdin when run without a console
+		// (PsExec, scheduled tasks).
+		if runsStdinReader.MatchString(l) {
+			require.Regexp(t, `\^?<nul`, l, "no <nul: %q", l)
+		}
+		// netsh reports a missing command on stdout: its files must be
+		// checked for a table, not only for being empty.
+		if strings.HasPrefix(lower, "call :keep ") {
+			require.NotContains(t, lower, "netsh", "netsh output kept by size only: %q", l)
+		}
+		// Wine's and some old cmd.exe builds get "mkdir ... ||" wrong.
+		require.NotRegexp(t, `^mkdir .*\|\|`, l)
+	}
+	require.Contains(t, code, `call :keeptable "%OUT%\netsh-dynamicport.txt" "netsh dynamicport"`)
+	require.Contains(t, code, `if not exist "%OUT%\" goto mkfail`)
+	// A failed reg query leaves no file behind to be mistaken for data.
+	require.Contains(t, code, `if errorlevel 1 del "%OUT%\reg-tcpip.txt" >nul 2>&1`)
+	require.Contains(t, code, `if errorlevel 1 del "%OUT%\reg-dns.txt" >nul 2>&1`)
+	// "Run as administrator" starts in system32: default next to the script.
+	require.Contains(t, code, `if "%DEST%"=="" set "DEST=%~dp0"`)
+
 	for _, cmd := range []string{
 		"netstat -ano", "netstat -anob", "tasklist /svc /fo csv", "tasklist /fo csv",
 		`reg query "HKLM\SYSTEM\CurrentControlSet\Services\Tcpip\Parameters"`,

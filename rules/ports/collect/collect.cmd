@@ -10,29 +10,35 @@ rem current Windows, where the evtwatch binary itself cannot run (Go 1.26
 rem needs Windows 10 / Server 2016). Run it as an administrator: netstat -b
 rem and the event log backup need it. Nothing on the server is changed.
 rem
-rem Usage: collect.cmd [DEST]   (DEST defaults to the current folder)
+rem Usage: collect.cmd [DEST]   (DEST defaults to the folder collect.cmd is in)
 
-setlocal EnableExtensions
+rem Delayed expansion off whatever the registry default: "!" appears below.
+setlocal EnableExtensions DisableDelayedExpansion
 if "%~1"=="/?" goto usage
 if "%~1"=="-h" goto usage
 
+rem Not the current folder: "Run as administrator" starts in system32.
 set "DEST=%~1"
-if "%DEST%"=="" set "DEST=%CD%"
+if "%DEST%"=="" set "DEST=%~dp0"
 for %%D in ("%DEST%") do set "DEST=%%~fD"
+if "%DEST:~-1%"=="\" set "DEST=%DEST:~0,-1%"
 
 rem --- timestamp: wmic (2003..Server 2022), else PowerShell -------------
+rem wmic and powershell read stdin: "<nul" keeps them from waiting forever
+rem when the script runs without a console (PsExec, a scheduled task).
 set "LDT="
-for /f "tokens=2 delims==" %%I in ('wmic os get LocalDateTime /value 2^>nul ^| find "="') do set "LDT=%%I"
+for /f "tokens=2 delims==" %%I in ('wmic os get LocalDateTime /value 2^>nul ^<nul ^| find "="') do set "LDT=%%I"
 set "STAMP="
 if defined LDT set "STAMP=%LDT:~0,8%-%LDT:~8,6%"
 set "ISO="
-if not defined STAMP for /f %%I in ('powershell -NoProfile -Command "(Get-Date).ToString('yyyyMMdd-HHmmss')" 2^>nul') do set "STAMP=%%I"
-if not defined LDT for /f %%I in ('powershell -NoProfile -Command "(Get-Date).ToString('o')" 2^>nul') do set "ISO=%%I"
+if not defined STAMP for /f %%I in ('powershell -NoProfile -Command "(Get-Date).ToString('yyyyMMdd-HHmmss')" 2^>nul ^<nul') do set "STAMP=%%I"
+if not defined LDT for /f %%I in ('powershell -NoProfile -Command "(Get-Date).ToString('o')" 2^>nul ^<nul') do set "ISO=%%I"
 if not defined STAMP set "STAMP=%RANDOM%%RANDOM%"
 
 set "OUT=%DEST%\%COMPUTERNAME%-%STAMP%"
 if exist "%OUT%" set "OUT=%OUT%-%RANDOM%"
-mkdir "%OUT%" || goto mkfail
+mkdir "%OUT%" 2>nul
+if not exist "%OUT%\" goto mkfail
 set "INFO=%OUT%\info.txt"
 echo Collecting into "%OUT%"
 
@@ -71,31 +77,35 @@ call :keep "%OUT%\tasklist.csv" "tasklist"
 
 echo   process list
 set "HAVE_WMIC="
-wmic os get Caption >nul 2>&1 && set "HAVE_WMIC=1"
+wmic os get Caption >nul 2>&1 <nul && set "HAVE_WMIC=1"
 if defined HAVE_WMIC goto wmicprocs
-powershell -NoProfile -Command "Get-CimInstance Win32_Process | ForEach-Object { ''; 'CreationDate=' + $(if ($_.CreationDate) { $_.CreationDate.ToString('o') }); 'ExecutablePath=' + $_.ExecutablePath; 'Name=' + $_.Name; 'ProcessId=' + $_.ProcessId }" > "%OUT%\processes.txt" 2>nul
+powershell -NoProfile -Command "Get-CimInstance Win32_Process | ForEach-Object { ''; 'CreationDate=' + $(if ($_.CreationDate) { $_.CreationDate.ToString('o') }); 'ExecutablePath=' + $_.ExecutablePath; 'Name=' + $_.Name; 'ProcessId=' + $_.ProcessId }" > "%OUT%\processes.txt" 2>nul <nul
 goto procsdone
 :wmicprocs
-wmic process get CreationDate,ExecutablePath,Name,ProcessId /value > "%OUT%\processes.txt" 2>nul
+wmic process get CreationDate,ExecutablePath,Name,ProcessId /value > "%OUT%\processes.txt" 2>nul <nul
 :procsdone
 call :keep "%OUT%\processes.txt" "process list"
 
 rem --- port settings --------------------------------------------------------
 echo   registry: Tcpip and DNS parameters
+rem A failed query may leave its error text in the file: drop it.
 reg query "HKLM\SYSTEM\CurrentControlSet\Services\Tcpip\Parameters" > "%OUT%\reg-tcpip.txt" 2>nul
+if errorlevel 1 >>"%INFO%" echo note=reg query Tcpip\Parameters failed
+if errorlevel 1 del "%OUT%\reg-tcpip.txt" >nul 2>&1
 call :keep "%OUT%\reg-tcpip.txt" "reg query Tcpip\Parameters"
 reg query "HKLM\SYSTEM\CurrentControlSet\Services\DNS\Parameters" > "%OUT%\reg-dns.txt" 2>nul
 if errorlevel 1 >>"%INFO%" echo note=DNS\Parameters not found: DNS Server not installed
+if errorlevel 1 del "%OUT%\reg-dns.txt" >nul 2>&1
 call :keep "%OUT%\reg-dns.txt" "reg query DNS\Parameters"
 
 if defined LEGACY goto nonetsh
 echo   netsh dynamic ports and exclusions
 netsh int ipv4 show dynamicport tcp > "%OUT%\netsh-dynamicport.txt" 2>nul
 netsh int ipv4 show dynamicport udp >> "%OUT%\netsh-dynamicport.txt" 2>nul
-call :keep "%OUT%\netsh-dynamicport.txt" "netsh dynamicport"
+call :keeptable "%OUT%\netsh-dynamicport.txt" "netsh dynamicport"
 netsh int ipv4 show excludedportrange protocol=udp > "%OUT%\netsh-excludedportrange.txt" 2>nul
 netsh int ipv4 show excludedportrange protocol=tcp >> "%OUT%\netsh-excludedportrange.txt" 2>nul
-call :keep "%OUT%\netsh-excludedportrange.txt" "netsh excludedportrange"
+call :keeptable "%OUT%\netsh-excludedportrange.txt" "netsh excludedportrange (2008 R2 needs KB 2665809)"
 :nonetsh
 
 rem --- event logs ---------------------------------------------------------
@@ -141,6 +151,15 @@ echo Copy the folder to a machine with evtwatch and run:  evtwatch analyze "%COM
 endlocal
 exit /b 0
 
+rem :keeptable FILE WHAT - netsh prints "The following command was not found"
+rem on stdout where a command is missing: keep only output with a table rule.
+:keeptable
+if not exist "%~1" goto :eof
+findstr /c:"-----" "%~1" >nul 2>&1 && goto :eof
+del "%~1" >nul 2>&1
+>>"%INFO%" echo note=%~2 not available; file removed
+goto :eof
+
 rem :keep FILE WHAT - remove an empty capture and say so in info.txt
 :keep
 if not exist "%~1" goto :eof
@@ -154,7 +173,7 @@ echo collect.cmd: cannot create "%OUT%"
 exit /b 1
 
 :usage
-echo Usage: collect.cmd [DEST]
+echo Usage: collect.cmd [DEST]   (DEST defaults to the folder collect.cmd is in)
 echo Gathers event logs, netstat, tasklist, registry and netsh port settings
 echo into DEST\COMPUTERNAME-YYYYMMDD-HHMMSS for evtwatch analyze/ports/audit.
 exit /b 0
