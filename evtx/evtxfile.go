@@ -17,6 +17,10 @@ package evtx
 //     the heap. The library's goroutine APIs (Events, FastEvents, Chunks...)
 //     and its panicking accessors are never used, and its package-level
 //     settings (ModeCarving, Debug, MaxJobs) are left alone.
+//   - With a filter (Filter.MinRecordID or Keep), each record's header
+//     fields are first read from its template values (fastheader.go), and
+//     only the records the filter keeps are decoded; a caught-up reader
+//     skips whole chunks after reading their header and last record.
 //   - We build the event from the parsed template instance ourselves, in
 //     document order. GoEvtxMap is a map, so it loses the order of unnamed
 //     <Data> items (insertion strings %1, %2...), which rules depend on.
@@ -48,6 +52,7 @@ const (
 	evtxChunkSize        = 0x10000
 	evtxChunkHeaderSize  = 512 // header proper (128) + string and template tables
 	evtxRecordHeaderSize = 24
+	evtxChunkPrefetch    = 4096 // see chunkBefore
 	// The smallest record: header, a BinXML fragment header and token, and
 	// the trailing copy of the size.
 	evtxMinRecordSize = evtxRecordHeaderSize + 4
@@ -99,7 +104,14 @@ type evtxReader struct {
 	// As" renumbers the headers from 1 and keeps the EventRecordIDs).
 	ids evtxIDMode
 
-	decoded int // records handed to the BinXML decoder (tests check filtering)
+	// fast reads record headers from template values without decoding
+	// (fastheader.go); nil when there is no filter, as every record is
+	// decoded anyway. view is the current chunk for it.
+	fast *fastState
+	view evtxView
+
+	decoded  int // records handed to the BinXML decoder (tests check filtering)
+	fastRead int // records whose header the fast path read
 }
 
 type evtxIDMode uint8
@@ -157,6 +169,9 @@ func newEVTXReader(ra io.ReaderAt, size int64, closer io.Closer, path string, op
 		nextChunk: evtxFileHeaderSize,
 		buf:       make([]byte, evtxChunkSize),
 		pcs:       make([]uintptr, evtxMaxParseFrames),
+	}
+	if opts.Filter.MinRecordID > 0 || opts.Filter.Keep != nil {
+		r.fast = newFastState()
 	}
 	if err := r.checkFileHeader(); err != nil {
 		return nil, err
@@ -242,6 +257,12 @@ func (r *evtxReader) loadChunk() (bool, error) {
 		return false, nil
 	}
 	r.nextChunk += evtxChunkSize
+	if r.fast != nil {
+		clear(r.fast.layouts)
+		if r.filter.MinRecordID > 0 && r.chunkBefore(off) {
+			return true, nil
+		}
+	}
 
 	data := r.buf
 	n, err := r.ra.ReadAt(data, off)
@@ -306,27 +327,61 @@ func (r *evtxReader) loadChunk() (bool, error) {
 	c.good = make(map[int32]struct{})
 	c.names = make(map[int32]string)
 	c.trees = make(map[goevtx.Element]*goevtx.Node)
-	// A chunk whose records all precede MinRecordID is skipped unparsed,
-	// when its header is intact and its header IDs are the event IDs.
-	if c.headerOK && c.lastID < r.filter.MinRecordID && c.lastID >= c.firstID && r.probeIDs(c) == evtxIDsAgree {
-		return true, nil
-	}
+	r.view = evtxView{b: data, avail: n, loaded: evtxAllLoaded}
 	r.chunk = c
 	return true, nil
 }
 
-// probeIDs settles r.ids by decoding the first record of c if no record has
-// been decoded yet.
-func (r *evtxReader) probeIDs(c *evtxChunk) evtxIDMode {
-	if r.ids != evtxIDsUnknown {
-		return r.ids
+// chunkBefore reports whether every record of the chunk at off precedes
+// MinRecordID, reading only the chunk header and the last record (and the
+// pages its template and names live in): a caught-up scan of a large log
+// then reads a few KiB per chunk instead of 64.
+//
+// Record IDs are the EventRecordIDs inside the records, as for the records
+// themselves: record headers may be renumbered ("Save Filtered Log File
+// As", logs assembled from other logs' chunks). The chunk's records are
+// taken to be in ascending order, as the event log service writes them, so
+// the last one has the highest ID. Anything uncertain (header CRC, the
+// last record's offset, its template) and the chunk is read record by
+// record instead.
+func (r *evtxReader) chunkBefore(off int64) bool {
+	le := binary.LittleEndian
+	v := &r.view
+	*v = evtxView{b: r.buf, avail: int(min(evtxChunkSize, r.size-off)), ra: r.ra, off: off}
+	// The names and templates most records use are defined by the first
+	// records: one read for them and the header.
+	v.at(0, min(v.avail, evtxChunkPrefetch))
+	head := v.at(0, evtxChunkHeaderSize)
+	if head == nil || !bytes.Equal(head[:len(evtxChunkMagic)], evtxChunkMagic) || evtxChunkHeaderCRC(head) != le.Uint32(head[124:]) {
+		return false
 	}
-	if h, ok := evtxRecordHeader(c.data[evtxChunkHeaderSize:c.avail]); ok {
-		if ev, err := r.decodeRecord(c, evtxChunkHeaderSize, h); err == nil {
-			r.noteIDs(h.id, ev.RecordID)
-		}
+	first, last := le.Uint64(head[24:]), le.Uint64(head[32:])
+	lastOff, free := int(le.Uint32(head[44:])), int(le.Uint32(head[48:]))
+	if last < first || lastOff < evtxChunkHeaderSize {
+		return false
 	}
-	return r.ids
+	rh := v.at(lastOff, evtxRecordHeaderSize)
+	if rh == nil {
+		return false
+	}
+	h, ok := evtxRecordHeader(v.at(lastOff, int(le.Uint32(rh[4:]))))
+	if !ok {
+		return false
+	}
+	// Records written after the header was last updated (a log copied
+	// while in use) would lie past the last one it names.
+	next := lastOff + int(h.size)
+	if free > next {
+		return false
+	}
+	if sig := v.at(next, len(evtxRecordMagic)); sig != nil && bytes.Equal(sig, evtxRecordMagic) {
+		return false
+	}
+	hdr, ok := r.fast.fastHeader(v, lastOff, h)
+	if ok {
+		r.fastRead++
+	}
+	return ok && hdr.RecordID < r.filter.MinRecordID
 }
 
 func (r *evtxReader) noteIDs(header, event uint64) {
@@ -350,10 +405,22 @@ func (r *evtxReader) nextRecord(c *evtxChunk) (ev *Event, done bool) {
 		}
 		c.pos = pos + int(h.size)
 		c.prev, c.seen = h.id, true
-		// The header alone gives the record ID: the cheap first questions.
-		// Issue #7's pre-render fast path slots in after them, before the
-		// full decoding, with provider and EventID from the template values.
-		if r.ids == evtxIDsAgree {
+		// The cheap questions first: the fast path reads provider,
+		// EventID, record ID and time from the template values.
+		fast := false
+		if r.fast != nil {
+			if fh, ok := r.fast.fastHeader(&r.view, pos, h); ok {
+				fast = true
+				r.fastRead++
+				r.noteIDs(h.id, fh.RecordID)
+				if !r.filter.passRecordID(fh.RecordID) || !r.filter.keep(fh) {
+					continue
+				}
+			}
+		}
+		// Without it, the record header still gives the record ID when
+		// header IDs are known to be the EventRecordIDs.
+		if !fast && r.ids == evtxIDsAgree {
 			if !r.filter.passRecordID(h.id) || !r.filter.keep(Header{RecordID: h.id}) {
 				continue
 			}
