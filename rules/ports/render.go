@@ -319,17 +319,23 @@ func (r PortsReport) WriteText(w io.Writer) error {
 		svcW = max(svcW, min(len(servicesText(p.Services)), 32))
 	}
 	fmt.Fprintf(bw, "%7s  %-*s  %-*s  %5s  %6s  %s\n", "PID", imgW, "IMAGE", svcW, "SERVICES", "TCP", "UDP", "LISTENING PORTS")
-	notes := 0
+	notes, pools := 0, false
 	for _, p := range r.Processes {
 		line := fmt.Sprintf("%7s  %-*s  %-*s  %5s  %6s  %s", pidText(p.PID), imgW, clipText(imageText(p), imgW), svcW, clipText(servicesText(p.Services), svcW),
 			FormatCount(p.TCP), FormatCount(p.UDP), PortsText(p))
 		if f := FlagsText(p); f != "" {
 			line += "  !! " + f
 			notes++
+			pools = pools || p.Pool
 		}
 		fmt.Fprintln(bw, strings.TrimRight(line, " "))
 	}
-	if notes > 0 {
+	switch {
+	case notes > 0 && !pools:
+		fmt.Fprint(bw, "\n!! A process holds a fixed port another service needs; that service cannot bind\n"+
+			"   it until the holder lets go. Run 'evtwatch ports --port N' for the details and\n"+
+			"   'evtwatch audit' for the fix.\n")
+	case notes > 0:
 		fmt.Fprint(bw, "\n!! A socket pool binds hundreds of random ports at start and can take the fixed\n"+
 			"   port another service needs; the DNS server's pool (2,500 UDP ports by default)\n"+
 			"   is the classic case. Run 'evtwatch audit' for the odds and the fix.\n")

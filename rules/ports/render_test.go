@@ -110,3 +110,17 @@ func TestSourceText(t *testing.T) {
 	require.Equal(t, "from d/x (a.txt, b.txt)", sourceText("d/x/a.txt, d/x/b.txt"))
 	require.Equal(t, "from d/a.txt, e/b.txt", sourceText("d/a.txt, e/b.txt"))
 }
+
+func TestPortsFootnoteNamesTheCase(t *testing.T) {
+	// A monitoring agent on SNMP Trap's port, no socket pool anywhere: the
+	// footnote must not talk about pools.
+	s := &Snapshot{
+		Processes: map[int]*Process{950: {PID: 950, Image: "agent.exe"}},
+		Bindings:  []Binding{{Protocol: UDP, Addr: netip.IPv4Unspecified(), Port: 162, PID: 950}},
+	}
+	var buf bytes.Buffer
+	require.NoError(t, NewPortsReport(s, 0).WriteText(&buf))
+	require.Contains(t, buf.String(), "!! holds udp/162 needed by SNMP Trap")
+	require.Contains(t, buf.String(), "!! A process holds a fixed port another service needs")
+	require.NotContains(t, buf.String(), "socket pool")
+}
