@@ -206,28 +206,7 @@ func LiveFacts(ctx context.Context) (*Facts, error) {
 		}
 		k.Close()
 	}
-	if k, err := registry.OpenKey(registry.LOCAL_MACHINE, `SYSTEM\CurrentControlSet\Services\Tcpip\Parameters`, registry.QUERY_VALUE); err == nil {
-		p := &TcpipParams{}
-		if n, _, err := k.GetIntegerValue("MaxUserPort"); err == nil {
-			p.MaxUserPort = int(n)
-		}
-		if n, _, err := k.GetIntegerValue("TcpTimedWaitDelay"); err == nil {
-			p.TcpTimedWaitDelay = int(n)
-		}
-		p.ReservedPorts = l.regRanges("ReservedPorts", 0, strings.Join(regStrings(k, "ReservedPorts"), `\0`))
-		k.Close()
-		f.Tcpip = p
-	}
-	if k, err := registry.OpenKey(registry.LOCAL_MACHINE, `SYSTEM\CurrentControlSet\Services\DNS\Parameters`, registry.QUERY_VALUE); err == nil {
-		p := &DNSParams{}
-		if n, _, err := k.GetIntegerValue("SocketPoolSize"); err == nil {
-			size := int(n)
-			p.SocketPoolSize = &size
-		}
-		p.SocketPoolExcludedPortRanges = l.regRanges("SocketPoolExcludedPortRanges", 0, strings.Join(regStrings(k, "SocketPoolExcludedPortRanges"), `\0`))
-		k.Close()
-		f.DNS = p
-	}
+	l.serviceParams(registry.LOCAL_MACHINE, servicesKey)
 	for _, args := range [][]string{
 		{"int", "ipv4", "show", "dynamicport", "tcp"},
 		{"int", "ipv4", "show", "dynamicport", "udp"},
@@ -245,6 +224,39 @@ func LiveFacts(ctx context.Context) (*Facts, error) {
 	}
 	f.Captures = nil // the netsh runs are not files
 	return f, nil
+}
+
+// servicesKey is where the Tcpip and DNS Server parameters live under
+// HKLM; tests point serviceParams at a key of their own.
+const servicesKey = `SYSTEM\CurrentControlSet\Services`
+
+// serviceParams reads the Tcpip and DNS Server parameters from
+// services\Tcpip\Parameters and services\DNS\Parameters under root. A
+// missing DNS key leaves Facts.DNS nil: the DNS Server is not installed.
+func (l *loader) serviceParams(root registry.Key, services string) {
+	f := l.facts
+	if k, err := registry.OpenKey(root, services+`\Tcpip\Parameters`, registry.QUERY_VALUE); err == nil {
+		p := &TcpipParams{}
+		if n, _, err := k.GetIntegerValue("MaxUserPort"); err == nil {
+			p.MaxUserPort = int(n)
+		}
+		if n, _, err := k.GetIntegerValue("TcpTimedWaitDelay"); err == nil {
+			p.TcpTimedWaitDelay = int(n)
+		}
+		p.ReservedPorts = l.regRanges("ReservedPorts", 0, strings.Join(regStrings(k, "ReservedPorts"), `\0`))
+		k.Close()
+		f.Tcpip = p
+	}
+	if k, err := registry.OpenKey(root, services+`\DNS\Parameters`, registry.QUERY_VALUE); err == nil {
+		p := &DNSParams{}
+		if n, _, err := k.GetIntegerValue("SocketPoolSize"); err == nil {
+			size := int(n)
+			p.SocketPoolSize = &size
+		}
+		p.SocketPoolExcludedPortRanges = l.regRanges("SocketPoolExcludedPortRanges", 0, strings.Join(regStrings(k, "SocketPoolExcludedPortRanges"), `\0`))
+		k.Close()
+		f.DNS = p
+	}
 }
 
 // regStrings reads a REG_MULTI_SZ, or a REG_SZ holding a list.
