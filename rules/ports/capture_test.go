@@ -353,6 +353,18 @@ func TestParsePowerShellCSV(t *testing.T) {
 			b(TCP, "::", 3389, "LISTENING", "", 1012),
 			b(TCP, "fe80::1", 49700, "ESTABLISHED", "[fe80::2]:445", 4)}},
 	}
+	// Export-Csv -UseCulture on a German, French or Dutch system (or
+	// -Delimiter ';' for Excel) separates fields with semicolons.
+	tests = append(tests, struct {
+		name string
+		data []byte
+		kind CaptureKind
+		want []Binding
+	}{"UDP projected, -UseCulture semicolons, UTF-16", utf16le(`#TYPE Selected.Microsoft.Management.Infrastructure.CimInstance
+"LocalAddress";"LocalPort";"OwningProcess";"CreationTime"
+"0.0.0.0";"2883";"1692";"13.01.2009 08:04:12"
+"::";"53";"1692";"13.01.2009 08:04:12"
+`, true), KindPSUDP, []Binding{b(UDP, "0.0.0.0", 2883, "", "", 1692), b(UDP, "::", 53, "", "", 1692)}})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			require.Equal(t, tt.kind, Sniff(tt.data))

@@ -10,9 +10,20 @@ import (
 // (with the "#TYPE Microsoft.Management.Infrastructure.CimInstance#..."
 // line and every CIM column) or projected (Select-Object LocalAddress,
 // LocalPort, OwningProcess, ...). Column names are property names, which
-// PowerShell does not localize, so columns are found by name here.
+// PowerShell does not localize, so columns are found by name here. The
+// separator is a comma, or the culture's list separator with -UseCulture
+// (";" in most of Europe) or -Delimiter: the header tells which.
 
-func psHeader(lines []string) (idx int, cols map[string]int, tcp bool) {
+func psHeader(lines []string) (idx int, cols map[string]int, tcp bool, sep rune) {
+	for _, sep := range []rune{',', ';', '\t'} {
+		if idx, cols, tcp := psHeaderSep(lines, sep); idx >= 0 {
+			return idx, cols, tcp, sep
+		}
+	}
+	return -1, nil, false, 0
+}
+
+func psHeaderSep(lines []string, sep rune) (idx int, cols map[string]int, tcp bool) {
 	seen := 0
 	for i, line := range lines {
 		t := strings.TrimSpace(line)
@@ -28,7 +39,7 @@ func psHeader(lines []string) (idx int, cols map[string]int, tcp bool) {
 		if seen++; seen > 1 {
 			return -1, nil, false
 		}
-		rec, err := readCSVLine(t)
+		rec, err := readCSVLineSep(t, sep)
 		if err != nil {
 			return -1, nil, false
 		}
@@ -54,7 +65,7 @@ func psHeader(lines []string) (idx int, cols map[string]int, tcp bool) {
 }
 
 func sniffPSCSV(lines []string) CaptureKind {
-	i, _, tcp := psHeader(lines)
+	i, _, tcp, _ := psHeader(lines)
 	switch {
 	case i < 0:
 		return KindUnknown
@@ -83,7 +94,7 @@ var psStates = map[string]string{
 }
 
 func parsePSCSV(l *loader, file string, lines []string) (int, CaptureKind) {
-	hdr, cols, tcp := psHeader(lines)
+	hdr, cols, tcp, sep := psHeader(lines)
 	if hdr < 0 {
 		return 0, KindUnknown
 	}
@@ -103,7 +114,7 @@ func parsePSCSV(l *loader, file string, lines []string) (int, CaptureKind) {
 		if t == "" || strings.HasPrefix(t, "#") {
 			continue
 		}
-		rec, err := readCSVLine(t)
+		rec, err := readCSVLineSep(t, sep)
 		if err != nil {
 			l.problemf(file, i+1, "bad CSV row: %v", err)
 			continue

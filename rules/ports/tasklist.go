@@ -13,8 +13,11 @@ import (
 // services (/svc: 3 columns) or session name, session#, memory (5
 // columns; 9 with /v).
 
-func readCSVLine(line string) ([]string, error) {
+func readCSVLine(line string) ([]string, error) { return readCSVLineSep(line, ',') }
+
+func readCSVLineSep(line string, sep rune) ([]string, error) {
 	r := csv.NewReader(strings.NewReader(line))
+	r.Comma = sep
 	r.LazyQuotes = true
 	r.FieldsPerRecord = -1
 	return r.Read()
