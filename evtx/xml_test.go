@@ -42,6 +42,11 @@ func readAllEvents(t testing.TB, path string, opts Options) ([]*Event, []Problem
 // requireGolden compares events with testdata/<name>.golden.json.
 func requireGolden(t *testing.T, golden string, events []*Event) {
 	t.Helper()
+	// Golden files name their inputs with forward slashes; on Windows the
+	// test paths are joined with backslashes.
+	for _, ev := range events {
+		ev.Origin.Path = filepath.ToSlash(ev.Origin.Path)
+	}
 	got, err := json.MarshalIndent(events, "", "  ")
 	require.NoError(t, err)
 	got = append(got, '\n')
