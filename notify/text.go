@@ -34,14 +34,7 @@ func writeTextAlert(b *strings.Builder, v View) {
 	if v.Status == StatusResolved {
 		row("Resolved", v.Resolution)
 	}
-	what := v.Service
-	if v.Host != "" && what != "" {
-		what += " on " + v.Host
-	}
-	if v.Endpoint != "" && what != "" {
-		what += " needs " + v.Endpoint
-	}
-	row("What failed", what)
+	row("What failed", v.What(func(ep string) string { return ep }))
 	row("How often", v.Failures)
 	row("Verdict", v.Verdict)
 	row("Repeats", v.Suppressed)
@@ -60,6 +53,10 @@ func writeTextAlert(b *strings.Builder, v View) {
 	if v.Advice != "" && v.Status != StatusResolved {
 		b.WriteString("\nWhat to do\n")
 		for _, l := range strings.Split(v.Advice, "\n") {
+			if strings.TrimSpace(l) == "" {
+				b.WriteString("\n") // no trailing blanks on a paragraph break
+				continue
+			}
 			b.WriteString("  " + l + "\n")
 		}
 	}

@@ -14,15 +14,20 @@ import (
 // control characters removed, ready to be escaped for the medium. Email,
 // Slack and the console all render from it so they say the same thing.
 type View struct {
-	Title    string
-	Status   Status
-	ID       string
-	Host     string
-	Service  string
-	Rule     string
-	Endpoint string // "udp/2883"
-	Verdict  string // empty on resolved notices
-	Culprit  *CulpritView
+	Title   string
+	Status  Status
+	ID      string
+	Host    string
+	Service string
+	// ServiceIsTitle is set when the finding names no service and Service
+	// holds the rule's title, which already says what fails ("... cannot
+	// bind its UDP port"): renderers then name the endpoint beside it
+	// instead of writing "... needs udp/2883" after it.
+	ServiceIsTitle bool
+	Rule           string
+	Endpoint       string // "udp/2883"
+	Verdict        string // empty on resolved notices
+	Culprit        *CulpritView
 	// Failures says how often and over what period, e.g. "12 failures
 	// between ... and ..., about every 6m".
 	Failures string
@@ -38,6 +43,27 @@ type View struct {
 	Resolution string
 	Snapshot   string
 	Test       bool
+}
+
+// What is the "What failed" line: "ActiveSync on SBSHQ01 needs
+// udp/2883", or for a rule title "Exchange ActiveSync AUTD cannot bind its
+// UDP port on SBS01 (udp/2883)". The endpoint goes through endpoint, so
+// each medium can mark it up; the rest is plain text.
+func (v View) What(endpoint func(string) string) string {
+	what := v.Service
+	if what == "" {
+		return ""
+	}
+	if v.Host != "" {
+		what += " on " + v.Host
+	}
+	if v.Endpoint == "" {
+		return what
+	}
+	if v.ServiceIsTitle {
+		return what + " (" + endpoint(v.Endpoint) + ")"
+	}
+	return what + " needs " + endpoint(v.Endpoint)
 }
 
 // CulpritView describes the culprit process.
@@ -85,6 +111,10 @@ func NewView(a *Alert) View {
 	}
 	if v.Service == "" {
 		v.Service = SingleLine(f.Title)
+		v.ServiceIsTitle = v.Service != ""
+	}
+	if note := SingleLine(f.Note); note != "" && v.Verdict != "" {
+		v.Verdict += " (" + note + ")"
 	}
 	if a.Status == StatusResolved {
 		v.Verdict = "" // the verdict was the problem; Resolution says what changed

@@ -87,12 +87,18 @@ func alertBlocks(v notify.View, standalone bool) []slackapi.Block {
 	if v.Status == notify.StatusResolved {
 		line("Resolved", notify.EscapeMrkdwn(v.Resolution))
 	}
-	what := notify.EscapeMrkdwn(v.Service)
-	if v.Host != "" && what != "" {
-		what += " on " + notify.EscapeMrkdwn(v.Host)
-	}
-	if v.Endpoint != "" && what != "" {
-		what += " needs `" + notify.MrkdwnCode(v.Endpoint) + "`"
+	what := ""
+	if v.Service != "" {
+		// View.What, with the endpoint as code and the rest escaped.
+		what = notify.EscapeMrkdwn(v.Service)
+		if v.Host != "" {
+			what += " on " + notify.EscapeMrkdwn(v.Host)
+		}
+		if ep := "`" + notify.MrkdwnCode(v.Endpoint) + "`"; v.Endpoint != "" && v.ServiceIsTitle {
+			what += " (" + ep + ")"
+		} else if v.Endpoint != "" {
+			what += " needs " + ep
+		}
 	}
 	line("What failed", what)
 	line("How often", notify.EscapeMrkdwn(v.Failures))
