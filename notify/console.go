@@ -30,6 +30,10 @@ func NewConsole(w io.Writer, name string, p Previewer) *Console {
 	return &Console{w: w, name: name, preview: p}
 }
 
+// DryRun marks the console as a notifier that sends nothing, so the
+// dispatcher logs "printed", not "sent".
+func (c *Console) DryRun() bool { return true }
+
 // Notify writes the rendered message. Rendering errors are not retryable.
 func (c *Console) Notify(_ context.Context, alerts ...Alert) (bool, error) {
 	var body []byte

@@ -424,8 +424,12 @@ func (d *Dispatcher) flushChannel(ctx context.Context, c Channel, now time.Time,
 			d.state.Outbox.Remove(batch...)
 			cr.Sent += len(alerts)
 			rep.Sent += len(alerts)
+			msg := "alert sent"
+			if dr, ok := c.Notifier.(interface{ DryRun() bool }); ok && dr.DryRun() {
+				msg = "alert printed (dry run: not sent)"
+			}
 			for _, a := range alerts {
-				logger.Info("alert sent", "alert", a.ID, "status", a.Status, "title", a.Title())
+				logger.Info(msg, "alert", a.ID, "status", a.Status, "title", a.Title())
 			}
 		} else {
 			notBefore := time.Time{}

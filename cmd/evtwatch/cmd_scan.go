@@ -128,7 +128,7 @@ func newLogger(w io.Writer, quiet bool) *slog.Logger {
 func scanRun(ctx context.Context, o scanOptions, s streams) (code exitCode, err error) {
 	o.defaults()
 	log := newLogger(s.Err, o.Quiet)
-	summary := runSummary{Command: "scan"}
+	summary := runSummary{Command: "scan", DryRun: o.DryRun}
 	defer func() {
 		summary.Code = code
 		if err != nil {

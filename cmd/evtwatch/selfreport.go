@@ -22,6 +22,9 @@ type runSummary struct {
 	Pending  int // messages still in the outbox
 	Problems int
 	Err      error
+	// DryRun marks a scan --dry-run: its messages were printed, not sent,
+	// and nothing was saved.
+	DryRun bool
 }
 
 type severity int
@@ -49,8 +52,17 @@ func (r runSummary) eventID() uint32 { return 100 + uint32(r.Code) }
 // line is the summary in one line.
 func (r runSummary) line() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "evtwatch %s: %s: %d source(s), %d new event(s), %d finding(s), %d alert(s) queued, %d message(s) sent, %d waiting for retry",
-		r.Command, outcome(r.Code), r.Sources, r.Events, r.Findings, r.Queued, r.Sent, r.Pending)
+	if r.DryRun {
+		what := outcome(r.Code)
+		if r.Code == exitFindings {
+			what = "findings to alert"
+		}
+		fmt.Fprintf(&b, "evtwatch %s (dry run: nothing sent, nothing saved): %s: %d source(s), %d new event(s), %d finding(s), %d message(s) printed above",
+			r.Command, what, r.Sources, r.Events, r.Findings, r.Sent)
+	} else {
+		fmt.Fprintf(&b, "evtwatch %s: %s: %d source(s), %d new event(s), %d finding(s), %d alert(s) queued, %d message(s) sent, %d waiting for retry",
+			r.Command, outcome(r.Code), r.Sources, r.Events, r.Findings, r.Queued, r.Sent, r.Pending)
+	}
 	if r.Problems > 0 {
 		fmt.Fprintf(&b, ", %d input problem(s)", r.Problems)
 	}

@@ -1,0 +1,31 @@
+package main
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestScanDryRunSaysNothingWasSent: a dry run prints the messages; its
+// log and summary must not say they were sent or queued.
+func TestScanDryRunSaysNothingWasSent(t *testing.T) {
+	sink := startSMTP(t, "127.0.0.1:0")
+	env := newScanEnv(t, sink.addr)
+	for i := range 3 {
+		env.autd(t, "SBSHQ01", scanT0.Add(-30*time.Minute+time.Duration(i)*8*time.Minute))
+	}
+	code, out, errOut := env.scan(t, func(o *scanOptions) { o.DryRun = true })
+	require.Equal(t, exitFindings, code, errOut)
+	require.Contains(t, out, "===== email (dry run: not sent) =====")
+	require.Empty(t, sink.messages())
+	require.Contains(t, errOut, "evtwatch scan (dry run: nothing sent, nothing saved): findings to alert: 1 source(s), 9 new event(s), 1 finding(s), 1 message(s) printed above")
+	require.Contains(t, errOut, `msg="alert printed (dry run: not sent)"`)
+	require.NotContains(t, errOut, "alert sent")
+	require.NotContains(t, errOut, "message(s) sent")
+}
+
+func TestRunSummaryDryRun(t *testing.T) {
+	s := runSummary{Command: "scan", Code: exitOK, Sources: 2, DryRun: true}
+	require.Equal(t, "evtwatch scan (dry run: nothing sent, nothing saved): clean: 2 source(s), 0 new event(s), 0 finding(s), 0 message(s) printed above", s.line())
+}
