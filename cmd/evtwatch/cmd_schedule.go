@@ -230,7 +230,10 @@ func cronLine(d time.Duration, exe, config string) (line, note string, err error
 	default:
 		return "", "", fmt.Errorf("%s: cron cannot run at this interval; use minutes below 1h, whole hours or whole days", formatCfgDuration(d))
 	}
-	return spec + " " + shellQuote(exe) + " scan --quiet --config " + shellQuote(config), note, nil
+	// cron turns an unescaped % in the command into a line break, even
+	// inside quotes; \% is passed on as %.
+	command := strings.ReplaceAll(shellQuote(exe)+" scan --quiet --config "+shellQuote(config), "%", `\%`)
+	return spec + " " + command, note, nil
 }
 
 // shellQuote quotes s for a POSIX shell when it needs it.

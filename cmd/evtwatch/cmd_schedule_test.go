@@ -89,6 +89,13 @@ func TestCronLine(t *testing.T) {
 	}
 }
 
+// TestCronLineEscapesPercent: cron reads an unescaped % as a line break.
+func TestCronLineEscapesPercent(t *testing.T) {
+	line, _, err := cronLine(5*time.Minute, "/opt/evtwatch/evtwatch", "/srv/100%/config.yaml")
+	require.NoError(t, err)
+	require.Equal(t, `*/5 * * * * /opt/evtwatch/evtwatch scan --quiet --config /srv/100\%/config.yaml`, line)
+}
+
 func TestWindowsCommandLine(t *testing.T) {
 	require.Equal(t, `a "b c" "" "d\"e" "f g\\"`, windowsCommandLine([]string{"a", "b c", "", `d"e`, `f g\`}))
 	require.Equal(t, `C:\x\evtwatch.exe`, windowsCommandLine([]string{`C:\x\evtwatch.exe`}))
