@@ -114,8 +114,8 @@ func runScan(ctx context.Context, args []string, s streams) (exitCode, error) {
 	return scanRun(ctx, o, s)
 }
 
-// newLogger logs to stderr: warnings and up by default, errors only with
-// --quiet.
+// newLogger logs to stderr: what happened to each alert (info) and up by
+// default, errors only with --quiet.
 func newLogger(w io.Writer, quiet bool) *slog.Logger {
 	level := slog.LevelInfo
 	if quiet {

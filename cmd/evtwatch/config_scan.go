@@ -44,10 +44,10 @@ type scanConfig struct {
 type sourceConfig struct {
 	// Channel is a live Windows event log channel ("System",
 	// "Microsoft-Windows-DNSServer/Audit").
-	Channel string `yaml:"channel"`
+	Channel string `yaml:"channel,omitempty"`
 	// Path is a log file, a folder (read recursively) or a glob, in any
 	// format evtwatch reads.
-	Path string `yaml:"path"`
+	Path string `yaml:"path,omitempty"`
 }
 
 // watchConfig tunes watch.

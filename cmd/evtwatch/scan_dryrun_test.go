@@ -29,3 +29,13 @@ func TestRunSummaryDryRun(t *testing.T) {
 	s := runSummary{Command: "scan", Code: exitOK, Sources: 2, DryRun: true}
 	require.Equal(t, "evtwatch scan (dry run: nothing sent, nothing saved): clean: 2 source(s), 0 new event(s), 0 finding(s), 0 message(s) printed above", s.line())
 }
+
+// TestConfigShowOmitsUnsetSourceKeys: a path source is shown without an
+// empty channel key (and a channel without an empty path).
+func TestConfigShowOmitsUnsetSourceKeys(t *testing.T) {
+	path := writeConfig(t, "sources:\n  - path: logs\nstate: state.json\n")
+	code, out, errOut := runForTest(t, "config", "show", "--config", path)
+	require.Equal(t, exitOK, code, errOut)
+	require.NotContains(t, out, `channel: ""`)
+	require.Contains(t, out, "path: ")
+}
