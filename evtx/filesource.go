@@ -175,11 +175,17 @@ type FileRead struct {
 	pos    FilePosition
 	// earliest is the oldest event time seen, for Gap.
 	earliest time.Time
+	// filtered counts the new records opts.Filter.Keep passed over.
+	filtered int
 }
 
 // OpenFileAfter opens path for reading the events after saved. lookback
 // bounds a first read (zero: no bound). opts.Filter.MinRecordID is set from
 // the position, so the .evtx reader can skip whole chunks it has seen.
+//
+// Records opts.Filter.Keep rejects are not returned, but the position moves
+// past them as past any event read (and Filtered counts them), so the next
+// read does not look at them again.
 func OpenFileAfter(path string, saved FilePosition, lookback time.Time, opts Options) (*FileRead, error) {
 	id, err := IdentifyFile(path)
 	if err != nil {
@@ -211,6 +217,15 @@ func OpenFileAfter(path string, saved FilePosition, lookback time.Time, opts Opt
 			fr.pos.Last = saved.Last
 		}
 	}
+	if keep := opts.Filter.Keep; keep != nil {
+		opts.Filter.Keep = func(h Header) bool {
+			if keep(h) {
+				return true
+			}
+			fr.passOver(h)
+			return false
+		}
+	}
 	r, err := Open(path, opts)
 	if err != nil {
 		return nil, err
@@ -218,6 +233,41 @@ func OpenFileAfter(path string, saved FilePosition, lookback time.Time, opts Opt
 	fr.r = r
 	return fr, nil
 }
+
+// passOver accounts for a record the caller's Keep rejected inside the
+// reader as Next accounts for an event it reads: readers ask Keep with the
+// record's ID and time, and say no at most once per record.
+func (fr *FileRead) passOver(h Header) {
+	ev := &Event{RecordID: h.RecordID, Time: h.Time}
+	if fr.earliest.IsZero() || (!ev.Time.IsZero() && ev.Time.Before(fr.earliest)) {
+		fr.earliest = ev.Time
+	}
+	switch fr.resume.Kind {
+	case ResumeContinue:
+		if fr.skip > 0 {
+			fr.skip--
+			return
+		}
+		if fr.saved.Last.RecordID > 0 && ev.RecordID != 0 && ev.RecordID <= fr.saved.Last.RecordID {
+			return
+		}
+	case ResumeCleared:
+		if !afterByTime(fr.saved.Last, ev) {
+			return
+		}
+	case ResumeFresh:
+		if !fr.since.IsZero() && !ev.Time.IsZero() && ev.Time.Before(fr.since) {
+			fr.advance(ev)
+			return
+		}
+	}
+	fr.advance(ev)
+	fr.filtered++
+}
+
+// Filtered is how many new records opts.Filter.Keep passed over so far:
+// with the events Next returned, all the new records read.
+func (fr *FileRead) Filtered() int { return fr.filtered }
 
 // Resume says how this read began.
 func (fr *FileRead) Resume() FileResume { return fr.resume }

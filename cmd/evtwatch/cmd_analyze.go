@@ -165,7 +165,18 @@ func readInputs(ctx context.Context, eng *rules.Engine, paths []string, livePort
 		in := &inputReport{Path: path}
 		l.inputs = append(l.inputs, in)
 		byPath[path] = in
-		r, err := evtx.Open(path, evtx.Options{})
+		// Records no rule names are passed over before decoding (for
+		// .evtx, judged from their template values; see evtx.Filter);
+		// they still count as read.
+		passed := 0
+		keep := func(h evtx.Header) bool {
+			if eng.KeepHeader(h) {
+				return true
+			}
+			passed++
+			return false
+		}
+		r, err := evtx.Open(path, evtx.Options{Filter: evtx.Filter{Keep: keep}})
 		if errors.Is(err, evtx.ErrUnknownFormat) {
 			head, herr := readCaptureHead(path, ports.SniffLen)
 			switch {
@@ -197,9 +208,11 @@ func readInputs(ctx context.Context, eng *rules.Engine, paths []string, livePort
 			in.Events++
 			if s.ErrIsTTY && in.Events%8192 == 0 && time.Since(lastProgress) > 200*time.Millisecond {
 				lastProgress = time.Now()
-				fmt.Fprintf(s.Err, "\r%d/%d files, %d events", i+1, len(files), l.analysis.Events())
+				fmt.Fprintf(s.Err, "\r%d/%d files, %d events", i+1, len(files), l.analysis.Events()+passed)
 			}
 		}
+		in.Events += passed
+		l.analysis.Skipped(passed)
 		for _, p := range r.Problems() {
 			in.Problems = append(in.Problems, p.Error())
 			l.partial = true

@@ -102,7 +102,7 @@ func (sc *scanner) cycle(ctx context.Context) (cycleResult, error) {
 		res.Problems = append(res.Problems, err)
 	}
 	res.Sources = len(srcs)
-	rc := readContext{lookback: now.Add(-sc.cfg.Lookback.Std()), now: now, keep: sc.filter.relevant, log: sc.log}
+	rc := readContext{lookback: now.Add(-sc.cfg.Lookback.Std()), now: now, keep: sc.engine.Relevant, keepHeader: sc.engine.KeepHeader, log: sc.log}
 	var fresh []*evtx.Event
 	for _, src := range srcs {
 		out, err := src.read(ctx, next.Source(src.key()), rc)
@@ -279,17 +279,17 @@ func decodeNotifyState(b json.RawMessage) (*notify.State, error) {
 	return ns, nil
 }
 
-// ruleFilter is what the scan learns from the rules before reading: which
-// events any rule could use (the rest are counted, not kept), how to narrow
-// a live query per channel, and how long events must be remembered.
+// ruleFilter is what the scan learns from the rules before reading: how to
+// narrow a live query per channel, and how long events must be remembered.
+// (Which events any rule could use is the engine's to say: Relevant and
+// KeepHeader.)
 type ruleFilter struct {
 	matchers []identity
 	horizon  time.Duration
 }
 
 // identity is the cheap part of a rule's match: channel, provider, event ID
-// (rules.MatchSpec), mirrored here so the scan keeps exactly what the
-// engine might look at.
+// (rules.MatchSpec), as live queries (XPath) need it.
 type identity struct {
 	channels  []string
 	providers []string // lower case, '*' wildcards
@@ -320,53 +320,6 @@ func newRuleFilter(rs []*rules.Rule) ruleFilter {
 		}
 	}
 	return f
-}
-
-// relevant reports whether any rule could use ev.
-func (f ruleFilter) relevant(ev *evtx.Event) bool {
-	for _, m := range f.matchers {
-		if m.identifies(ev) {
-			return true
-		}
-	}
-	return false
-}
-
-func (m identity) identifies(ev *evtx.Event) bool {
-	if len(m.ids) > 0 && !slices.ContainsFunc(m.ids, func(r [2]int) bool { return int(ev.EventID) >= r[0] && int(ev.EventID) <= r[1] }) {
-		return false
-	}
-	if len(m.providers) > 0 && !slices.ContainsFunc(m.providers, func(p string) bool { return providerGlob(p, ev) }) {
-		return false
-	}
-	if len(m.channels) > 0 && ev.Channel != "" && !slices.ContainsFunc(m.channels, func(c string) bool { return strings.EqualFold(c, ev.Channel) }) {
-		return false
-	}
-	return true
-}
-
-func providerGlob(pattern string, ev *evtx.Event) bool {
-	if !strings.Contains(pattern, "*") {
-		return ev.FromProvider(pattern)
-	}
-	return globLower(pattern, strings.ToLower(ev.Provider)) || (ev.Source != "" && globLower(pattern, strings.ToLower(ev.Source)))
-}
-
-// globLower matches s against a pattern where '*' is any run of characters.
-func globLower(pattern, s string) bool {
-	parts := strings.Split(pattern, "*")
-	if !strings.HasPrefix(s, parts[0]) {
-		return false
-	}
-	s = s[len(parts[0]):]
-	for _, p := range parts[1 : len(parts)-1] {
-		i := strings.Index(s, p)
-		if i < 0 {
-			return false
-		}
-		s = s[i+len(p):]
-	}
-	return strings.HasSuffix(s, parts[len(parts)-1])
 }
 
 // forChannel narrows a live query to the rules that can match events of

@@ -39,7 +39,10 @@ type readContext struct {
 	// keep says whether an event matters to any rule; the others are read
 	// (and counted) but not returned.
 	keep func(*evtx.Event) bool
-	log  *slog.Logger
+	// keepHeader is keep asked of a record before it is decoded, where the
+	// format allows (evtx.Filter.Keep); unknown fields must pass.
+	keepHeader func(evtx.Header) bool
+	log        *slog.Logger
 }
 
 // sourceRead is what one read of one source gave.
@@ -68,7 +71,7 @@ func (s *fileSource) read(ctx context.Context, pos *state.Source, rc readContext
 	if pos != nil && pos.File != nil {
 		saved = *pos.File
 	}
-	fr, err := evtx.OpenFileAfter(s.path, saved, rc.lookback, evtx.Options{})
+	fr, err := evtx.OpenFileAfter(s.path, saved, rc.lookback, evtx.Options{Filter: evtx.Filter{Keep: rc.keepHeader}})
 	if err != nil {
 		return sourceRead{}, err
 	}
@@ -90,6 +93,7 @@ func (s *fileSource) read(ctx context.Context, pos *state.Source, rc readContext
 			out.events = append(out.events, ev)
 		}
 	}
+	out.read += fr.Filtered()
 	if gap := fr.Gap(); gap != "" {
 		out.warnings = append(out.warnings, gap)
 	}
