@@ -151,6 +151,14 @@ var openers = map[Format]opener{
 
 // Open opens an event log file, sniffing its format from its content.
 func Open(path string, opts Options) (Reader, error) {
+	// Only regular files hold logs. Opening a named pipe would block until
+	// someone writes to it, and a folder or device cannot be read as one.
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		if st.IsDir() {
+			return nil, fmt.Errorf("%s: is a folder, not a log file", path)
+		}
+		return nil, fmt.Errorf("%s: not a regular file (%s)", path, fileKind(st.Mode()))
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err // *PathError already names the file
@@ -200,4 +208,19 @@ func All(ctx context.Context, r Reader) iter.Seq2[*Event, error] {
 			}
 		}
 	}
+}
+
+// fileKind names the type of a file that is not a regular one.
+func fileKind(m os.FileMode) string {
+	switch {
+	case m&os.ModeNamedPipe != 0:
+		return "named pipe"
+	case m&os.ModeSocket != 0:
+		return "socket"
+	case m&os.ModeCharDevice != 0:
+		return "character device"
+	case m&os.ModeDevice != 0:
+		return "device"
+	}
+	return "mode " + m.String()
 }
