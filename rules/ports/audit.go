@@ -246,6 +246,12 @@ func (r *AuditReport) dnsPool(f *Facts, sums []ProcessSummary) {
 	}
 	if !d.Present {
 		d.Evidence = `no dns.exe in the snapshot and no DNS\Parameters key captured`
+		for _, p := range sums {
+			if p.Pool && p.Image == "" {
+				r.notef("PID %d holds %s UDP and %s TCP sockets, a socket pool, but its image is unknown: add tasklist /svc output to tell whether it is the DNS server",
+					p.PID, FormatCount(p.UDP), FormatCount(p.TCP))
+			}
+		}
 	}
 
 	d.Size, d.SizeBasis = DefaultSocketPoolSize, "SocketPoolSize not set: default 2,500"

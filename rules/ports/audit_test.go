@@ -285,3 +285,14 @@ func TestAuditHeldOutsideRandomReach(t *testing.T) {
 	require.NoError(t, Audit(one, f, AuditOptions{}).WriteText(&buf))
 	require.Contains(t, buf.String(), "held now: 1 UDP port in 50001\n")
 }
+
+func TestAuditPoolOfUnknownImage(t *testing.T) {
+	// netstat without tasklist: 300 UDP ports held by a PID nobody named.
+	s := dnsSnapshot(49160, 300)
+	delete(s.Processes, 100)
+	f := newFacts()
+	f.OS = OSInfo{Version: "5.2.3790", Major: 5, Minor: 2, Build: 3790}
+	r := Audit(s, f, AuditOptions{})
+	require.False(t, r.DNS.Present)
+	require.Contains(t, strings.Join(r.Notes, "\n"), "PID 100 holds 301 UDP and 0 TCP sockets, a socket pool, but its image is unknown")
+}
