@@ -34,10 +34,13 @@ func (b Backoff) Delay(attempt int) time.Duration {
 }
 
 // Retrier wraps a Notifier and retries recoverable failures with
-// exponential backoff, honouring a server's Retry-After, and never waiting
-// past the context's deadline: when the next wait would not fit, it gives
-// up at once and returns the last error with retry=true, so the caller can
-// keep the alerts for later.
+// exponential backoff, honouring a server's Retry-After, never waiting
+// past the context's deadline and never longer than Backoff.Max in one
+// go: when the next wait would not fit, or a server asks for a longer
+// pause than that (a scan has no deadline, and must not hold its lock for
+// an hour on a 429), it gives up at once and returns the last error, with
+// its Retry-After hint, and retry=true, so the caller can keep the alerts
+// for later (the outbox holds them until the hint has passed).
 type Retrier struct {
 	notifier Notifier
 	backoff  Backoff
@@ -98,6 +101,10 @@ func (r *Retrier) Notify(ctx context.Context, alerts ...Alert) (bool, error) {
 		wait := r.backoff.Delay(attempt)
 		if ra, ok := RetryAfter(err); ok && ra > wait {
 			wait = ra
+		}
+		if r.backoff.Max > 0 && wait > r.backoff.Max {
+			r.logger.Debug("not retrying now: the server asked for a longer pause than a run waits", "attempt", attempt, "wait", wait, "max", r.backoff.Max, "err", err)
+			return true, err
 		}
 		if dl, ok := ctx.Deadline(); ok && r.now().Add(wait).After(dl) {
 			r.logger.Debug("not retrying: next attempt would pass the deadline", "attempt", attempt, "wait", wait, "err", err)
