@@ -85,6 +85,21 @@ Active Connections
  [svchost.exe]
 `
 
+const netstatOwnersGerman = `
+Aktive Verbindungen
+
+  Proto  Lokale Adresse         Remoteadresse          Status           PID
+  TCP    0.0.0.0:135            0.0.0.0:0              ABHÖREN         1004
+  RpcSs
+ [svchost.exe]
+  TCP    0.0.0.0:445            0.0.0.0:0              ABHÖREN         4
+ Es konnten keine Besitzerinformationen abgerufen werden.
+  UDP    0.0.0.0:2883           *:*                                    2384
+ [dns.exe]
+  UDP    [::]:53                *:*                                    2384
+ [dns.exe]
+`
+
 const netstatOwners2003 = `
 Active Connections
 
@@ -158,6 +173,15 @@ func TestParseNetstat(t *testing.T) {
 			want:     []Binding{b(UDP, "0.0.0.0", 52311, "", "", 3012), b(UDP, "::", 500, "", "", 2996)},
 			images:   map[int]string{2384: "dns.exe", 904: "svchost.exe", 3012: "BESClient.exe", 4: "System"},
 			services: map[int][]string{904: {"RpcSs"}, 1012: {"TermService"}, 2996: {"IKEEXT"}},
+		},
+		{
+			// PowerShell ">" of a German netstat -anob: UTF-16 LE with BOM,
+			// localized header and state, and a sentence (whatever its
+			// wording) in place of an owner for kernel sockets.
+			name: "-anob Windows 10 German UTF-16", data: utf16le(netstatOwnersGerman, true), kind: KindNetstatOwner, count: 4,
+			want:     []Binding{b(TCP, "0.0.0.0", 135, "LISTENING", "", 1004), b(UDP, "0.0.0.0", 2883, "", "", 2384)},
+			images:   map[int]string{1004: "svchost.exe", 2384: "dns.exe", 4: "System"},
+			services: map[int][]string{1004: {"RpcSs"}, 2384: nil, 4: nil},
 		},
 		{
 			name: "-anob 2003 with components", data: crlf(netstatOwners2003), kind: KindNetstatOwner, count: 4,
@@ -284,6 +308,28 @@ dns.exe                       2384 DNS
 				904:  {"RpcEptMapper", "RpcSs"},
 				1308: {"Appinfo", "BITS", "CertPropSvc", "gpsvc", "IKEEXT", "iphlpsvc", "LanmanServer", "ProfSvc", "Schedule", "SENS", "Winmgmt"},
 				2384: {"DNS"},
+			},
+		},
+		{
+			// XP/2003 print a 6-wide PID column and wrap services at 45.
+			name: "svc table 2003, wrapped",
+			data: crlf(`
+Image Name                   PID Services
+========================= ====== =============================================
+System Idle Process            0 N/A
+System                         4 N/A
+lsass.exe                    664 HTTPFilter, kdc, Netlogon, NtLmSsp,
+                                 PolicyAgent, ProtectedStorage, SamSs
+svchost.exe                 1064 AudioSrv, Browser, CryptSvc, Dhcp,
+                                 EventSystem, IAS, lanmanserver, Schedule
+dns.exe                     1692 DNS
+`),
+			kind: KindTasklistSvc, count: 5,
+			images: map[int]string{0: "System Idle Process", 664: "lsass.exe", 1692: "dns.exe"},
+			services: map[int][]string{
+				4:    nil,
+				664:  {"HTTPFilter", "kdc", "Netlogon", "NtLmSsp", "PolicyAgent", "ProtectedStorage", "SamSs"},
+				1064: {"AudioSrv", "Browser", "CryptSvc", "Dhcp", "EventSystem", "IAS", "lanmanserver", "Schedule"},
 			},
 		},
 		{

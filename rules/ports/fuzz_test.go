@@ -10,7 +10,7 @@ import (
 )
 
 func addCaptureSeeds(f *testing.F) {
-	for _, s := range []string{netstat2003, netstatGerman, netstatOwners2019, netstatOwners2003, psUDPRaw, psTCPRaw, systeminfo2003, systeminfoGerman} {
+	for _, s := range []string{netstat2003, netstatGerman, netstatOwners2019, netstatOwnersGerman, netstatOwners2003, psUDPRaw, psTCPRaw, systeminfo2003, systeminfoGerman} {
 		f.Add(crlf(s))
 	}
 	f.Add(utf16le(netstatGerman, true))
