@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -126,7 +127,14 @@ func LoadFile(path string) (*RuleSet, error) {
 func LoadPath(path string) (*RuleSet, error) {
 	st, err := os.Stat(path)
 	if err != nil {
-		return nil, fmt.Errorf("open rules: %w", err)
+		// A rule file that cannot be read is reported like one that does
+		// not validate: with its name, beside the other problems.
+		msg := err.Error()
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			msg = pe.Err.Error()
+		}
+		return nil, &ValidationError{Problems: []Problem{{File: path, Msg: "cannot read: " + msg}}}
 	}
 	if !st.IsDir() {
 		return LoadFile(path)
