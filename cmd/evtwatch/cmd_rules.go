@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -44,9 +45,11 @@ test      runs test files: each names rule files (relative to itself, on top
                 want:
                   - {rule: activesync-autd-udp, host: SBS01, protocol: udp,
                      port: 2883, verdict: held, culprit: dns.exe, pid: 1692,
-                     count: 138}
+                     count: 123}
 
           Only the keys given are compared; "want: []" expects no finding.
+          A case whose inputs cannot all be read fails, whatever it finds.
+          The exit status is 1 when a case fails.
           --update writes the findings the cases produce into the file (the
           golden way to write one; comments in it are not kept).
 explain   says why RULE did or did not fire on the inputs: how many events
@@ -337,6 +340,24 @@ func runRuleTestFile(ctx context.Context, file string, update bool, s streams) (
 		if err != nil {
 			return failed, total, err
 		}
+		if loaded.partial {
+			// Unread input proves nothing: "want: []" would pass on a
+			// missing or mistyped path.
+			failed++
+			fmt.Fprintf(s.Out, "FAIL %s: %s: some input could not be read\n", file, c.Name)
+			for _, in := range loaded.inputs {
+				if in.Kind == "skipped" && !slices.Contains(inputs, in.Path) {
+					continue
+				}
+				for _, p := range in.Problems {
+					fmt.Fprintf(s.Out, "     %s\n", clean(p))
+				}
+				if in.Kind == "skipped" {
+					fmt.Fprintf(s.Out, "     %s: %s\n", clean(in.Path), in.Note)
+				}
+			}
+			continue
+		}
 		res := loaded.analysis.Result(loaded.ruleInputs())
 		got := make([]expectedFind, len(res.Findings))
 		for j, f := range res.Findings {
@@ -352,9 +373,6 @@ func runRuleTestFile(ctx context.Context, file string, update bool, s streams) (
 			fmt.Fprintf(s.Out, "FAIL %s: %s\n", file, c.Name)
 			for _, p := range problems {
 				fmt.Fprintf(s.Out, "     %s\n", p)
-			}
-			if loaded.partial {
-				fmt.Fprintf(s.Out, "     (some input could not be read)\n")
 			}
 			continue
 		}

@@ -57,6 +57,17 @@ func TestRulesValidate(t *testing.T) {
 	require.Contains(t, out, bad+`:9: rule two: unknown key "advise" in a rule`)
 	require.Contains(t, out, "3 problem(s) in "+bad+", ../../rules/testdata/site-rules.yaml")
 
+	// A rule file that cannot be read is one more problem, reported with
+	// the others, and exits 4 as in analyze --rules.
+	missing := filepath.Join(dir, "missing.yaml")
+	code, out, _ = runForTest(t, "rules", "validate", missing, bad)
+	require.Equal(t, exitConfig, code)
+	require.Contains(t, out, missing+": cannot read: ")
+	require.Contains(t, out, "4 problem(s) in "+missing+", "+bad)
+	code, _, errOut := runForTest(t, "analyze", "--rules", missing, dir)
+	require.Equal(t, exitConfig, code)
+	require.Contains(t, errOut, missing+": cannot read: ")
+
 	code, out, _ = runForTest(t, "rules", "validate", "--json", bad)
 	require.Equal(t, exitConfig, code)
 	var res struct {
@@ -97,6 +108,16 @@ func TestRulesTest(t *testing.T) {
 	require.Contains(t, string(updated), "culprit: httpd.exe")
 	code, _, _ = runForTest(t, "rules", "test", tf)
 	require.Equal(t, exitOK, code)
+
+	// A case whose input cannot be read fails, even when it expects no
+	// finding: a mistyped path must not pass.
+	missing := filepath.Join(dir, "no-such-bundle")
+	require.NoError(t, os.WriteFile(tf, []byte("cases:\n  - name: quiet\n    inputs: ["+missing+"]\n    want: []\n"), 0o644))
+	code, out, errOut = runForTest(t, "rules", "test", tf)
+	require.Equal(t, exitError, code, out)
+	require.Contains(t, out, "FAIL "+tf+": quiet: some input could not be read")
+	require.Contains(t, out, missing)
+	require.Contains(t, errOut, "1 of 1 case(s) failed")
 
 	// Unknown keys in a test file are configuration errors.
 	require.NoError(t, os.WriteFile(tf, []byte("cases:\n  - name: x\n    input: [a]\n"), 0o644))
