@@ -124,3 +124,47 @@ func TestPortsFootnoteNamesTheCase(t *testing.T) {
 	require.Contains(t, buf.String(), "!! A process holds a fixed port another service needs")
 	require.NotContains(t, buf.String(), "socket pool")
 }
+
+func TestLookupOrderAndCounts(t *testing.T) {
+	s := &Snapshot{Processes: map[int]*Process{
+		700: {PID: 700, Image: "outlook.exe"},
+		800: {PID: 800, Image: "agent.exe"},
+		900: {PID: 900, Image: "dns.exe", Services: []string{"DNS"}},
+	}}
+	add := func(proto Protocol, addr string, port uint16, state string, pid int) {
+		s.Bindings = append(s.Bindings, Binding{Protocol: proto, Addr: netip.MustParseAddr(addr), Port: port, State: state, PID: pid})
+	}
+	// An outgoing connection that got 1723 as its local port, a listener
+	// on one address, one on all addresses; the wildcard listener also
+	// holds a pool of 250 UDP ports.
+	add(TCP, "10.0.0.5", 1723, "ESTABLISHED", 700)
+	add(TCP, "10.0.0.5", 1723, "LISTENING", 800)
+	add(TCP, "0.0.0.0", 1723, "LISTENING", 900)
+	for p := uint16(40000); p < 40250; p++ {
+		add(UDP, "0.0.0.0", p, "", 900)
+	}
+	add(UDP, "0.0.0.0", 162, "", 800)
+
+	owners := s.Lookup(TCP, 1723)
+	require.Len(t, owners, 3)
+	var pids []int
+	for _, o := range owners {
+		pids = append(pids, o.Process.PID)
+	}
+	require.Equal(t, []int{900, 800, 700}, pids, "wildcard listener, specific listener, then connections")
+	require.Equal(t, "dns.exe", owners[0].Process.Image)
+	require.Equal(t, []string{"DNS"}, owners[0].Process.Services)
+	require.Equal(t, 1, owners[0].TCPPorts)
+	require.Equal(t, 250, owners[0].UDPPorts)
+	require.True(t, owners[0].Pool)
+	require.Equal(t, 1, owners[1].UDPPorts)
+	require.False(t, owners[1].Pool)
+
+	require.Nil(t, s.Lookup(UDP, 1723), "the TCP bindings do not answer for UDP")
+	require.Nil(t, s.Lookup(TCP, 1724))
+	// An owner the snapshot knows only by PID.
+	add(UDP, "::", 4500, "", 1234)
+	o := s.Lookup(UDP, 4500)
+	require.Len(t, o, 1)
+	require.Equal(t, Process{PID: 1234}, o[0].Process)
+}
