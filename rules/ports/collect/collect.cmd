@@ -113,7 +113,9 @@ echo   event logs
 wevtutil el >nul 2>&1
 if errorlevel 1 goto legacylogs
 wevtutil epl System "%OUT%\System.evtx"
+if errorlevel 1 >>"%INFO%" echo note=wevtutil epl System failed
 wevtutil epl Application "%OUT%\Application.evtx"
+if errorlevel 1 >>"%INFO%" echo note=wevtutil epl Application failed
 wevtutil gl "DNS Server" >nul 2>&1 && wevtutil epl "DNS Server" "%OUT%\DNS Server.evtx"
 goto logsdone
 
