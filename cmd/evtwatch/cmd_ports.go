@@ -19,7 +19,8 @@ USAGE
 
 Without arguments it reads this machine's live tables (Windows: the
 GetExtendedTcpTable/UdpTable owner tables and the service manager; Linux:
-/proc). With arguments it reads captured command output instead: netstat
+sock_diag netlink, or /proc/net, and /proc/PID for the owners). With
+arguments it reads captured command output instead: netstat
 -ano and -anob, tasklist /svc and tasklist (CSV or table), PowerShell
 Get-NetUDPEndpoint/Get-NetTCPConnection CSV, and the other files
 collect.cmd writes. Each file is recognised by its content, in any
