@@ -92,12 +92,13 @@ func NewDispatcher(cfg Config, channels []Channel, state *State, logger *slog.Lo
 
 // AddResult counts what Add did with the findings.
 type AddResult struct {
-	// Queued counts alerts queued (firing and resolved), not messages:
-	// each is queued once per channel.
+	// Queued counts firing alerts queued (new incidents and reminders),
+	// not messages: each is queued once per channel.
 	Queued int
 	// Suppressed counts repeats held back by the throttle.
 	Suppressed int
-	// Resolved counts incidents that the findings showed had cleared.
+	// Resolved counts incidents that the findings showed had cleared; a
+	// resolved notice is queued for each (not counted in Queued).
 	Resolved int
 	// Unchanged counts findings with no newer event than already alerted.
 	Unchanged int

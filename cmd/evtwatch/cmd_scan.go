@@ -48,7 +48,8 @@ Windows every run also writes a one-line summary to the Application log
 under the source 'evtwatch'.
 
 EXAMPLES
-  # scan with the default config (%ProgramData%\evtwatch\config.yaml)
+  # scan with the default config (%ProgramData%\evtwatch\config.yaml on
+  # Windows, /etc/evtwatch/config.yaml elsewhere)
   $ evtwatch scan
 
   # what would be sent, without sending or remembering anything
@@ -307,7 +308,7 @@ func (r *runSummary) fill(res cycleResult) {
 	r.Sources = res.Sources
 	r.Events = res.Events
 	r.Findings = res.Findings
-	r.Queued = res.Added.Queued
+	r.Queued = res.Added.Queued + res.Added.Resolved // resolved notices are alerts too
 	r.Sent = res.Flush.Sent
 	r.Pending = res.Flush.Pending
 	r.Problems = len(res.Problems)

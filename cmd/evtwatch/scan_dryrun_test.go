@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/evtwatch/evtwatch/notify"
 )
 
 // TestScanDryRunSaysNothingWasSent: a dry run prints the messages; its
@@ -38,4 +40,12 @@ func TestConfigShowOmitsUnsetSourceKeys(t *testing.T) {
 	require.Equal(t, exitOK, code, errOut)
 	require.NotContains(t, out, `channel: ""`)
 	require.Contains(t, out, "path: ")
+}
+
+// TestRunSummaryCountsResolvedNotices: a run that queues only a resolved
+// notice says so, instead of "0 alert(s) queued, 2 message(s) sent".
+func TestRunSummaryCountsResolvedNotices(t *testing.T) {
+	var s runSummary
+	s.fill(cycleResult{Added: notify.AddResult{Resolved: 1}, Flush: notify.FlushReport{Sent: 2}})
+	require.Equal(t, 1, s.Queued)
 }
