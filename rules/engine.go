@@ -64,7 +64,7 @@ type Analysis struct {
 
 type ruleState struct {
 	rule       *Rule
-	identified int // channel, provider and ID matched
+	identified int // channel, provider and ID of the match section matched
 	matched    int // primary matches
 	corrobs    int // corroborating matches
 	rejected   map[string]int
@@ -117,21 +117,26 @@ func (a *Analysis) Add(ev *evtx.Event) {
 				return
 			}
 		}
-		st.identified++
 		m := r.match
+		// Corroborating events are counted apart, so that explain's
+		// identified = matched + rejected holds for the match section.
+		reject := st.reject
 		if corrob {
 			m = r.corroborate
+			reject = func(why string, ev *evtx.Event) { st.reject("corroborating event: "+why, ev) }
+		} else {
+			st.identified++
 		}
 		if ev.Err != "" {
-			st.reject("partly decoded record: "+clip(ev.Err, 60), ev)
+			reject("partly decoded record: "+clip(ev.Err, 60), ev)
 			continue
 		}
 		if ev.Time.IsZero() {
-			st.reject("no event time", ev)
+			reject("no event time", ev)
 			continue
 		}
 		if ok, why := m.refine(ev, r.messages); !ok {
-			st.reject(why, ev)
+			reject(why, ev)
 			continue
 		}
 		o := &occurrence{

@@ -325,6 +325,42 @@ func TestExplain(t *testing.T) {
 	require.Error(t, err)
 }
 
+// TestExplainCountsCorroborationApart: a crash (7031) that joins a group
+// is not one of the events "with the rule's provider and ID", so identified
+// = matched + rejected and nothing looks turned away that was not.
+func TestExplainCountsCorroborationApart(t *testing.T) {
+	a := builtinEngine(t).NewAnalysis()
+	events := []evtx.Event{
+		ev("Service Control Manager", 7023, t0, "Internet Authentication Service", "%%10048"),
+		ev("Service Control Manager", 7031, t0.Add(time.Hour), "Internet Authentication Service", "1", "60000", "1", "Restart the service"),
+		ev("Service Control Manager", 7023, t0.Add(2*time.Hour), "Internet Authentication Service", "%%10048"),
+		ev("Service Control Manager", 7023, t0.Add(3*time.Hour), "Fax", "%%1053"),
+	}
+	for i := range events {
+		a.Add(&events[i])
+	}
+	x, err := a.Explain("scm-service-port-conflict", Inputs{})
+	require.NoError(t, err)
+	require.Equal(t, 3, x.Identified)
+	require.Equal(t, 2, x.Matched)
+	require.Equal(t, 1, x.Corroborating)
+	rejected := 0
+	for _, r := range x.Rejected {
+		rejected += r.Count
+	}
+	require.Equal(t, x.Identified, x.Matched+rejected)
+	require.Len(t, x.Groups, 1)
+	require.Equal(t, 3, x.Groups[0].Count)
+	require.True(t, x.Groups[0].Fired)
+
+	// A single rejected event is "1 event had", not "1 events had".
+	b := builtinEngine(t).NewAnalysis()
+	b.Add(&events[3])
+	x, err = b.Explain("scm-service-port-conflict", Inputs{})
+	require.NoError(t, err)
+	require.Contains(t, x.Conclusion, "did not fire: 1 event had the right provider and ID")
+}
+
 func TestCadenceJSONRoundTrip(t *testing.T) {
 	c := Cadence{Median: 7*time.Minute + 30*time.Second, Min: 5 * time.Minute, Max: 10 * time.Minute}
 	b, err := json.Marshal(c)

@@ -20,7 +20,8 @@ type Explanation struct {
 	GroupBy   []string `json:"group_by"`
 	// Events is how many events the analysis saw in all.
 	Events int `json:"events"`
-	// Identified events matched the rule's channel, provider and event ID.
+	// Identified events matched the channel, provider and event ID of the
+	// rule's match section (corroborating events are not counted here).
 	Identified int `json:"identified"`
 	// Matched events passed every condition (level, data, message, error).
 	Matched int `json:"matched"`
@@ -139,7 +140,7 @@ func conclude(x *Explanation, fired int) string {
 		if len(x.Rejected) > 0 {
 			why = x.Rejected[0].Why
 		}
-		return fmt.Sprintf("did not fire: %d events had the right provider and ID but none passed the conditions (mostly: %s)", x.Identified, why)
+		return fmt.Sprintf("did not fire: %s the right provider and ID but none passed the conditions (mostly: %s)", countHad(x.Identified), why)
 	case fired == 0:
 		best := 0
 		for _, g := range x.Groups {
@@ -154,4 +155,12 @@ func conclude(x *Explanation, fired int) string {
 		}
 	}
 	return fmt.Sprintf("fired for %d group(s): %s", fired, strings.Join(parts, "; "))
+}
+
+// countHad is "1 event had" or "N events had".
+func countHad(n int) string {
+	if n == 1 {
+		return "1 event had"
+	}
+	return fmt.Sprintf("%d events had", n)
 }

@@ -148,7 +148,7 @@ func TestRulesExplain(t *testing.T) {
 	code, out, _ = runForTest(t, "rules", "explain", "scm-service-port-conflict", "testdata/sbs2003")
 	require.Equal(t, exitOK, code)
 	require.Contains(t, out, "rejected   1 × error 1053 (ERROR_SERVICE_REQUEST_TIMEOUT) is not a bind error")
-	require.Contains(t, out, "did not fire: 1 events had the right provider and ID but none passed the conditions")
+	require.Contains(t, out, "did not fire: 1 event had the right provider and ID but none passed the conditions")
 
 	code, out, _ = runForTest(t, "rules", "explain", "--json", "httpsys-endpoint-bind", "testdata/sbs2003")
 	require.Equal(t, exitOK, code)
