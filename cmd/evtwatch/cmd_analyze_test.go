@@ -27,6 +27,7 @@ const repoRoot = "../.."
 // rewriting it with -update.
 func checkGolden(t *testing.T, path, got string) {
 	t.Helper()
+	got = slashPaths(got)
 	if *update {
 		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
 		require.NoError(t, os.WriteFile(path, []byte(got), 0o644))

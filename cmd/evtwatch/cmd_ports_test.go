@@ -30,16 +30,16 @@ func TestPortsAndAuditMatchGolden(t *testing.T) {
 		code, out, errOut := runForTest(t, "ports", "testdata/"+dir)
 		require.Equal(t, exitOK, code, errOut)
 		require.Empty(t, errOut)
-		require.Equal(t, golden(t, "ports-"+dir+".txt"), out)
+		require.Equal(t, golden(t, "ports-"+dir+".txt"), slashPaths(out))
 
 		code, out, errOut = runForTest(t, "audit", "testdata/"+dir)
 		require.Equal(t, exitOK, code, errOut)
 		require.Empty(t, errOut)
-		require.Equal(t, golden(t, "audit-"+dir+".txt"), out)
+		require.Equal(t, golden(t, "audit-"+dir+".txt"), slashPaths(out))
 
 		code, out, _ = runForTest(t, "audit", "--json", "testdata/"+dir)
 		require.Equal(t, exitOK, code)
-		require.JSONEq(t, golden(t, "audit-"+dir+".json"), out)
+		require.JSONEq(t, golden(t, "audit-"+dir+".json"), slashPaths(out))
 	}
 }
 
@@ -107,10 +107,14 @@ func TestPortsPartialAndErrors(t *testing.T) {
 	require.Equal(t, exitError, code)
 	require.Contains(t, errOut, "no port captures")
 
-	// A missing file is named; with nothing else usable the run fails.
+	// A missing file is named, with the system's words for it; with
+	// nothing else usable the run fails.
+	_, notFound := os.Open(filepath.Join(dir, "missing"))
+	var pe *os.PathError
+	require.ErrorAs(t, notFound, &pe)
 	code, _, errOut = runForTest(t, "ports", filepath.Join(dir, "missing"))
 	require.Equal(t, exitError, code)
-	require.Contains(t, errOut, "missing: no such file")
+	require.Contains(t, errOut, "missing: "+pe.Err.Error())
 	code, _, errOut = runForTest(t, "ports", filepath.Join(dir, "missing"), dir)
 	require.Equal(t, exitPartial, code, errOut)
 
