@@ -28,10 +28,7 @@ func TestScanLiveTableJudgesOnlyThisHost(t *testing.T) {
 	}
 	self, err := os.Hostname()
 	require.NoError(t, err)
-	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer conn.Close()
-	port := conn.LocalAddr().(*net.UDPAddr).Port
+	port := holdUDPPort(t)
 
 	sink := startSMTP(t, "127.0.0.1:0")
 	env := newScanEnv(t, sink.addr)
