@@ -274,6 +274,11 @@ func (r *AuditReport) dnsPool(f *Facts, sums []ProcessSummary) {
 		} else {
 			d.Range = legacyPoolUnset
 			d.RangeBasis = "MaxUserPort not set, so the 2003 pool draws from 49152–65535"
+			if f.Tcpip != nil && f.Tcpip.MaxUserPort > 0 {
+				// TCP/IP ignores values below 5000; what the DNS server
+				// does with one is not documented.
+				d.RangeBasis = fmt.Sprintf("MaxUserPort is %d, below the 5000 minimum: taken as not set, so the 2003 pool draws from 49152–65535", f.Tcpip.MaxUserPort)
+			}
 		}
 		d.Excluded = clip(udp.Protected, d.Range)
 	} else {

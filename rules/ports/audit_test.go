@@ -86,6 +86,16 @@ func TestAuditLegacyRanges(t *testing.T) {
 		require.Contains(t, r.Fixes[0].Commands[0], `/d "1645-1646\01701-1701\01723-1723\01812-1813\03000-3001\04500-4500" /f`)
 	})
 
+	t.Run("MaxUserPort below 5000 is not called unset", func(t *testing.T) {
+		f := newFacts()
+		f.OS = legacy
+		f.Tcpip = &TcpipParams{MaxUserPort: 4000}
+		r := Audit(dnsSnapshot(49200, 10), f, AuditOptions{})
+		require.Equal(t, PortRange{1025, 5000}, r.Ranges[0].Range)
+		require.Equal(t, PortRange{49152, 65535}, r.DNS.Range)
+		require.Contains(t, r.DNS.RangeBasis, "MaxUserPort is 4000, below the 5000 minimum")
+	})
+
 	t.Run("OS not captured, MaxUserPort set: assumed 2003", func(t *testing.T) {
 		f := newFacts()
 		f.Tcpip = &TcpipParams{MaxUserPort: 65534}
