@@ -216,6 +216,7 @@ func (c *Config) Resolve(baseDir string, lookupEnv func(string) (string, bool)) 
 		if !filepath.IsAbs(p) && baseDir != "" {
 			p = filepath.Join(baseDir, p)
 		}
+		*file = p // shown as read: relative to the config file's folder, not the working directory
 		b, err := readFileLimited(p, 64<<10)
 		if err != nil {
 			add(key+"_file", "%v", err)
@@ -317,6 +318,7 @@ func (c *Config) Resolve(baseDir string, lookupEnv func(string) (string, bool)) 
 			if !filepath.IsAbs(p) && baseDir != "" {
 				p = filepath.Join(baseDir, p)
 			}
+			e.CAFile = p
 			pem, err := readFileLimited(p, 4<<20)
 			switch {
 			case err != nil:

@@ -1,12 +1,16 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/evtwatch/evtwatch/notify"
+	"github.com/evtwatch/evtwatch/notify/notifytest"
 )
 
 // TestScanDryRunSaysNothingWasSent: a dry run prints the messages; its
@@ -48,4 +52,20 @@ func TestRunSummaryCountsResolvedNotices(t *testing.T) {
 	var s runSummary
 	s.fill(cycleResult{Added: notify.AddResult{Resolved: 1}, Flush: notify.FlushReport{Sent: 2}})
 	require.Equal(t, 1, s.Queued)
+}
+
+// TestConfigShowResolvesSecretFilePaths: config show promises relative
+// paths made absolute; that includes *_file secrets and ca_file.
+func TestConfigShowResolvesSecretFilePaths(t *testing.T) {
+	path := writeConfig(t, strings.Replace(goodConfig, "password: hunter2-smtp", "password_file: pw.txt\n    ca_file: ca.pem", 1))
+	dir := filepath.Dir(path)
+	caPEM, err := os.ReadFile(notifytest.NewSMTPServer(t, notifytest.SMTPOptions{}).CAFile)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "pw.txt"), []byte("file-secret-xyz\n"), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "ca.pem"), caPEM, 0o600))
+	code, out, errOut := runForTest(t, "config", "show", "--config", path)
+	require.Equal(t, exitOK, code, errOut)
+	require.Contains(t, out, "password_file: "+filepath.Join(dir, "pw.txt"))
+	require.Contains(t, out, "ca_file: "+filepath.Join(dir, "ca.pem"))
+	require.NotContains(t, out, "file-secret-xyz")
 }
