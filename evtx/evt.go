@@ -572,7 +572,13 @@ func (r *evtReader) oldestRecord(ctx context.Context) (int64, bool, error) {
 // (truncated copy, overwritten cursor): every record in the buffer is then
 // treated as live, in buffer order from the oldest record the header names.
 func (r *evtReader) startWithoutCursor(ctx context.Context) error {
-	r.problem(int64(r.hdr.EndOffset), 0, 0, "no end-of-file record found: reading every record in the file as live, recovered records cannot be told apart")
+	if end := int64(r.hdr.EndOffset); end+evtEOFSize > r.size {
+		// The usual cause: a copy cut short. Point at the end of what is
+		// there, not at an offset the file does not have.
+		r.problem(r.size, 0, 0, "no end-of-file record found, and the header puts it at offset %d (0x%x), past the end of this %d-byte file: the copy looks truncated; reading every record in the file as live, recovered records cannot be told apart", end, end, r.size)
+	} else {
+		r.problem(end, 0, 0, "no end-of-file record found: reading every record in the file as live, recovered records cannot be told apart")
+	}
 	start := int64(r.hdr.StartOffset)
 	ok := false
 	if r.inRing(start) {
@@ -587,6 +593,7 @@ func (r *evtReader) startWithoutCursor(ctx context.Context) error {
 			return err
 		}
 		if !found {
+			r.problem(r.lo, 0, 0, "no complete record in the %d bytes after the header", r.ringCap())
 			r.state = evtStateDone
 			return nil
 		}
@@ -733,6 +740,11 @@ func (r *evtReader) resync(ctx context.Context, off int64) error {
 	if badID == 0 && lost == 1 {
 		badID = prev + 1
 	}
+	if badID != 0 && lost == 0 {
+		// Its header names it, and nothing after it could be read to
+		// count by: at least this record is lost.
+		lost = 1
+	}
 	r.problem(off, badID, lost, "damaged record: %s; skipped %d bytes", why, skippedBytes)
 	r.pos += skippedBytes
 	return nil
@@ -760,7 +772,11 @@ func (r *evtReader) describeDamage(off int64) (string, uint32) {
 	switch {
 	case n < evtMinRecordSize:
 		return fmt.Sprintf("record size %d is below the minimum %d", n, evtMinRecordSize), id
-	case int64(n) > room || n > evtMaxRecordSize:
+	case n > evtMaxRecordSize:
+		return fmt.Sprintf("record size %d is larger than any record can be", n), id
+	case int64(n) > room && r.cursor == nil:
+		return fmt.Sprintf("record size %d is more than the %d bytes left in the file", n, room), id
+	case int64(n) > room:
 		return fmt.Sprintf("record size %d runs past the end-of-file record", n), id
 	}
 	tail, _ := r.u32(r.ringAt(off, int64(n)-4))

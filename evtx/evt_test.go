@@ -414,11 +414,30 @@ func TestEVTDamage(t *testing.T) {
 	t.Run("truncated copy", func(t *testing.T) {
 		path, b := writeEVT(t, "AppEvent.Evt", sbsEvents(6), evtxtest.EVTOptions{})
 		offs := offsets(t, path)
-		rewrite(t, path, b[:offs[4]+20])
+		size := offs[4] + 20
+		rewrite(t, path, b[:size])
 		evs, problems := readAllEVT(t, path, evtx.Options{})
 		require.Equal(t, []uint64{1, 2, 3, 4}, recordIDs(evs))
-		require.NotEmpty(t, problems)
+		require.Len(t, problems, 2)
+		// Offsets are in the file, and the messages say what happened.
 		require.ErrorContains(t, problems[0], "no end-of-file record")
+		require.ErrorContains(t, problems[0], "truncated")
+		require.Equal(t, size, problems[0].Offset)
+		require.Equal(t, offs[4], problems[1].Offset)
+		require.EqualValues(t, 5, problems[1].RecordID)
+		require.Equal(t, 1, problems[1].Skipped, "the cut record is counted as lost")
+		require.ErrorContains(t, problems[1], "more than the 20 bytes left in the file")
+	})
+
+	t.Run("truncated inside the first record", func(t *testing.T) {
+		path, b := writeEVT(t, "AppEvent.Evt", sbsEvents(2), evtxtest.EVTOptions{})
+		rewrite(t, path, b[:100])
+		evs, problems := readAllEVT(t, path, evtx.Options{})
+		require.Empty(t, evs)
+		require.Len(t, problems, 2, "%v", problems)
+		require.Equal(t, int64(100), problems[0].Offset)
+		require.Equal(t, int64(48), problems[1].Offset)
+		require.ErrorContains(t, problems[1], "no complete record in the 52 bytes after the header")
 	})
 
 	t.Run("header shorter than 48 bytes", func(t *testing.T) {
