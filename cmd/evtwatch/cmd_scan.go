@@ -146,7 +146,12 @@ func scanRun(ctx context.Context, o scanOptions, s streams) (code exitCode, err 
 	if err != nil {
 		var le *state.LockedError
 		if errors.As(err, &le) {
-			fmt.Fprintf(s.Err, "evtwatch scan: %v\n", err)
+			// Overlapping scheduled runs are expected and harmless: with
+			// --quiet only the exit status says so, so cron does not mail
+			// it every time.
+			if !o.Quiet {
+				fmt.Fprintf(s.Err, "evtwatch scan: %v\n", err)
+			}
 			return exitLocked, nil
 		}
 		return exitError, err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/evtwatch/evtwatch/cmd/evtwatch/internal/state"
 	"github.com/evtwatch/evtwatch/notify"
 	"github.com/evtwatch/evtwatch/notify/notifytest"
 )
@@ -68,4 +69,17 @@ func TestConfigShowResolvesSecretFilePaths(t *testing.T) {
 	require.Contains(t, out, "password_file: "+filepath.Join(dir, "pw.txt"))
 	require.Contains(t, out, "ca_file: "+filepath.Join(dir, "ca.pem"))
 	require.NotContains(t, out, "file-secret-xyz")
+}
+
+// TestScanLockedQuiet: under a scheduler (--quiet) an overlapping run is
+// not an error worth a line (cron would mail it): only the exit status.
+func TestScanLockedQuiet(t *testing.T) {
+	env := newScanEnv(t, freePort(t))
+	holder, _, _, err := state.Open(env.statePath, state.Options{})
+	require.NoError(t, err)
+	defer holder.Close()
+	code, out, errOut := env.scan(t, func(o *scanOptions) { o.Quiet = true })
+	require.Equal(t, exitLocked, code)
+	require.Empty(t, out)
+	require.Empty(t, errOut)
 }
