@@ -86,10 +86,9 @@ func judge(needed []ports.PortSpec, snap *ports.Snapshot, exp expectation) (Verd
 	for _, p := range needed {
 		owners := snap.Lookup(p.Protocol, p.Port)
 		c := PortCheck{Protocol: p.Protocol, Port: p.Port, Verdict: VerdictFree}
+		listened := slices.ContainsFunc(owners, func(o ports.Owner) bool { return o.Binding.Listening() })
 		for _, o := range owners {
-			if p.Protocol == ports.TCP && !o.Binding.Listening() {
-				// An outgoing connection using the port as its local port
-				// does not stop a listener from binding it.
+			if p.Protocol == ports.TCP && !o.Binding.Listening() && !blocksListener(o, listened) {
 				continue
 			}
 			owner := culpritOf(o)
@@ -119,6 +118,20 @@ func judge(needed []ports.PortSpec, snap *ports.Snapshot, exp expectation) (Verd
 		return VerdictExpected, checks, nil
 	}
 	return VerdictFree, checks, nil
+}
+
+// blocksListener says whether a TCP socket that is not listening keeps a
+// service from listening on its local port. Where somebody listens on the
+// port, its connections are that listener's accepted ones. Where nobody
+// does, a connection that took the port as its local (ephemeral) port is
+// exactly what stops the service: KB 885959, an outgoing connection on
+// 1723 breaking PPTP. Sockets in TIME_WAIT, or owned by nobody (PID 0),
+// are left over from closed connections and do not.
+func blocksListener(o ports.Owner, listened bool) bool {
+	if listened || o.Process.PID == 0 {
+		return false
+	}
+	return o.Binding.State != "TIME_WAIT"
 }
 
 func culpritOf(o ports.Owner) *Culprit {
