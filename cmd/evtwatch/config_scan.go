@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/evtwatch/evtwatch/notify"
 )
 
 // scanConfig is the part of the config file that scan and watch use besides
@@ -191,19 +193,13 @@ func (d *cfgDuration) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// parseCfgDuration accepts Go durations and a whole number of days ("2d").
+// parseCfgDuration accepts Go durations with a leading day count ("90s",
+// "24h", "2d", "1d12h"): the same syntax as the notify section's
+// durations, so every duration in the file is written the same way.
 func parseCfgDuration(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.Atoi(days)
-		if err != nil || n < 0 {
-			return 0, fmt.Errorf("bad duration %q", s)
-		}
-		return time.Duration(n) * 24 * time.Hour, nil
-	}
-	v, err := time.ParseDuration(s)
+	v, err := notify.ParseDuration(s)
 	if err != nil {
-		return 0, fmt.Errorf("bad duration %q (use e.g. 30s, 5m, 24h, 7d)", s)
+		return 0, fmt.Errorf("bad duration %q (use e.g. 30s, 5m, 24h, 7d, 1d12h)", strings.TrimSpace(s))
 	}
 	return v, nil
 }

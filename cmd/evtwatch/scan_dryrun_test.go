@@ -83,3 +83,12 @@ func TestScanLockedQuiet(t *testing.T) {
 	require.Empty(t, out)
 	require.Empty(t, errOut)
 }
+
+// TestCfgDurationMatchesNotify: lookback and watch.interval take the same
+// syntax as notify's durations (realert: 1d12h worked, lookback: 1d12h
+// did not).
+func TestCfgDurationMatchesNotify(t *testing.T) {
+	got, err := parseCfgDuration("1d12h")
+	require.NoError(t, err)
+	require.Equal(t, 36*time.Hour, got)
+}
