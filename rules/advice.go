@@ -280,7 +280,12 @@ func dnsPoolAdvice(f Finding, first *occurrence, in Inputs, known *ports.Service
 		fmt.Fprintf(&b, "  dnscmd /Config /SocketPoolExcludedPortRanges %s\n", strings.Join(rangeStrings(merged), " "))
 		b.WriteString("  net stop dns && net start dns\n")
 	}
-	b.WriteString("\nDo not set SocketPoolSize to 0 except briefly to confirm the diagnosis: the pool protects against DNS spoofing, and a smaller one (dnscmd /Config /SocketPoolSize 500) only lowers the odds. Lowering MaxUserPort on 2003 narrows the range the pool draws from, but Exchange and SBS need the ephemeral ports; reserving the victim's ports is the fix.")
+	smaller := "dnscmd /Config /SocketPoolSize 500"
+	if plat == platform2003 {
+		// 2003 has no dnscmd switch for it; Microsoft documents the value.
+		smaller = `reg add "HKLM\SYSTEM\CurrentControlSet\Services\DNS\Parameters" /v SocketPoolSize /t REG_DWORD /d 500 /f`
+	}
+	b.WriteString("\nDo not set SocketPoolSize to 0 except briefly to confirm the diagnosis: the pool protects against DNS spoofing, and a smaller one (" + smaller + ", then restart DNS) only lowers the odds. Lowering MaxUserPort on 2003 narrows the range the pool draws from, but Exchange and SBS need the ephemeral ports; reserving the victim's ports is the fix.")
 	return b.String()
 }
 
