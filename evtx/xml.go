@@ -529,7 +529,7 @@ type xmlReader struct {
 	err    error // read error, reported once buf is drained
 
 	bld      eventBuilder
-	problems []Problem
+	problems problemLog
 }
 
 func openXML(f *os.File, path string, opts Options) (Reader, error) {
@@ -544,9 +544,9 @@ func newXMLReader(r io.Reader, c io.Closer, path string, opts Options) *xmlReade
 }
 
 func (x *xmlReader) Format() Format      { return FormatXML }
-func (x *xmlReader) Problems() []Problem { return x.problems }
+func (x *xmlReader) Problems() []Problem { return x.problems.all() }
 func (x *xmlReader) problem(off int64, skipped int, err error) {
-	x.problems = append(x.problems, Problem{Path: x.path, Offset: off, ChunkOffset: -1, Skipped: skipped, Err: err})
+	x.problems.add(Problem{Path: x.path, Offset: off, ChunkOffset: -1, Skipped: skipped, Err: err})
 }
 
 func (x *xmlReader) Close() error {
@@ -625,6 +625,10 @@ func findEventStart(b []byte) (idx, partial int) {
 // findEventEnd returns the index just past the element starting at b[0]
 // ("<Event..."), -1 if its end has not arrived, and the index of another
 // element start found before the end (a truncated element), else -1.
+//
+// The close tag is looked for only up to the next element start, so input
+// full of unclosed "<Event>" costs time in proportion to its size, not to
+// its size times the buffer's.
 func findEventEnd(b []byte) (end, next int) {
 	// A self-closing <Event/> ends with its start tag.
 	gt := bytes.IndexByte(b, '>')
@@ -634,13 +638,18 @@ func findEventEnd(b []byte) (end, next int) {
 	if gt > 0 && b[gt-1] == '/' {
 		return gt + 1, -1
 	}
+	limit := len(b)
+	n, _ := findEventStart(b[len(eventOpen):])
+	if n >= 0 {
+		next = n + len(eventOpen)
+		limit = next
+	} else {
+		next = -1
+	}
 	for off := len(eventOpen); ; {
-		i := bytes.Index(b[off:], eventClose)
+		i := bytes.Index(b[off:limit], eventClose)
 		if i < 0 {
-			if n, _ := findEventStart(b[len(eventOpen):]); n >= 0 {
-				return -1, n + len(eventOpen)
-			}
-			return -1, -1
+			return -1, next
 		}
 		i += off
 		j := i + len(eventClose)
@@ -653,9 +662,6 @@ func findEventEnd(b []byte) (end, next int) {
 		if b[j] != '>' { // "</EventData>", "</EventID>"
 			off = i + len(eventClose)
 			continue
-		}
-		if n, _ := findEventStart(b[len(eventOpen):i]); n >= 0 {
-			return -1, n + len(eventOpen)
 		}
 		return j + 1, -1
 	}
