@@ -133,7 +133,7 @@ type evtReader struct {
 	lo, hi   int64 // the circular buffer: [lo, hi)
 	cursor   *evtCursor
 	state    evtState
-	problems []Problem
+	problems problemLog
 
 	// Live walk: from start, liveLen bytes up to the cursor.
 	start   int64
@@ -183,7 +183,7 @@ func newEVTReader(src io.ReaderAt, closer io.Closer, size int64, path string, op
 
 func (r *evtReader) Format() Format { return FormatEVT }
 
-func (r *evtReader) Problems() []Problem { return append([]Problem(nil), r.problems...) }
+func (r *evtReader) Problems() []Problem { return r.problems.all() }
 
 func (r *evtReader) Close() error {
 	r.state = evtStateDone
@@ -226,7 +226,7 @@ func (r *evtReader) Next(ctx context.Context) (*Event, error) {
 }
 
 func (r *evtReader) problem(off int64, id uint32, skipped int, format string, args ...any) {
-	r.problems = append(r.problems, Problem{
+	r.problems.add(Problem{
 		Path:        r.path,
 		Offset:      off,
 		ChunkOffset: -1,

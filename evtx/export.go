@@ -187,7 +187,7 @@ type exportReader struct {
 	opts     Options
 	format   Format
 	times    localTimes
-	problems []Problem
+	problems problemLog
 	// unknownWords are level words already reported, so an export from an
 	// unexpected locale costs one problem per word, not one per event.
 	unknownWords map[string]bool
@@ -208,11 +208,11 @@ func (x *exportReader) Problems() []Problem {
 	for ; x.cutSeen < len(x.lr.cut); x.cutSeen++ {
 		x.problem(x.lr.cut[x.cutSeen], 0, fmt.Errorf("line longer than %d bytes cut short", maxTextLine))
 	}
-	return x.problems
+	return x.problems.all()
 }
 
 func (x *exportReader) problem(off int64, skipped int, err error) {
-	x.problems = append(x.problems, Problem{Path: x.path, Offset: off, ChunkOffset: -1, Skipped: skipped, Err: err})
+	x.problems.add(Problem{Path: x.path, Offset: off, ChunkOffset: -1, Skipped: skipped, Err: err})
 }
 
 func (x *exportReader) Close() error {

@@ -224,3 +224,42 @@ func fileKind(m os.FileMode) string {
 	}
 	return "mode " + m.String()
 }
+
+// maxListedProblems is how many problems a reader lists for one input.
+// Damage past that is counted into one last Problem, so a file of garbage
+// cannot make a reader hold (or a caller print) millions of them.
+const maxListedProblems = 1000
+
+// problemLog is a reader's list of problems, bounded by maxListedProblems.
+type problemLog struct {
+	list []Problem
+	// more counts the problems not listed; moreSkipped their records lost;
+	// moreFrom is the offset of the first one.
+	more, moreSkipped int
+	moreFrom          int64
+	path              string
+}
+
+func (l *problemLog) add(p Problem) {
+	if len(l.list) < maxListedProblems {
+		l.list = append(l.list, p)
+		return
+	}
+	if l.more == 0 {
+		l.moreFrom, l.path = p.Offset, p.Path
+	}
+	l.more++
+	l.moreSkipped += p.Skipped
+}
+
+// all returns a copy of the problems, the unlisted ones summed up last.
+func (l *problemLog) all() []Problem {
+	out := append([]Problem(nil), l.list...)
+	if l.more > 0 {
+		out = append(out, Problem{
+			Path: l.path, Offset: l.moreFrom, ChunkOffset: -1, Skipped: l.moreSkipped,
+			Err: fmt.Errorf("%d more problems from here on, not listed (only the first %d are)", l.more, maxListedProblems),
+		})
+	}
+	return out
+}
