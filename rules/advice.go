@@ -46,7 +46,10 @@ func advise(f Finding, r *Rule, first *occurrence, in Inputs, known *ports.Servi
 			parts = append(parts, fmt.Sprintf("No port table was given, so evtwatch cannot say who holds %s. On %s, while the failure repeats, run:\n  netstat -ano > netstat.txt\n  tasklist /svc > tasklist.txt\nand analyse them together with the logs (evtwatch analyze LOGS netstat.txt tasklist.txt), or run `evtwatch ports` there.", portsPhrase(f), hostOr(f.Host, "the server")))
 		}
 	}
-	if !r.advice.empty() {
+	// A rule's advice is what to do once the port is freed ("start the
+	// service again"); when the port is back with its owner there is
+	// nothing to free, and that advice would contradict the verdict.
+	if !r.advice.empty() && f.Verdict != VerdictExpected {
 		parts = append(parts, r.advice.render(vals))
 	}
 	return joinAdvice(parts)

@@ -75,6 +75,14 @@ func TestVerdicts(t *testing.T) {
 				require.Nil(t, f.Culprit)
 			}
 			require.NotEmpty(t, f.Advice)
+			// The rule's own advice (restart AUTD once the port is free)
+			// is for ports that were taken; a recovered one needs none.
+			if tc.want == VerdictExpected {
+				require.NotContains(t, f.Advice, "iisreset")
+				require.Contains(t, f.Advice, "recovered")
+			} else {
+				require.Contains(t, f.Advice, "iisreset")
+			}
 		})
 	}
 }
