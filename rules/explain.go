@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/evtwatch/evtwatch/rules/ports"
 )
 
 // Explanation says why a rule did or did not fire: how many events it
@@ -134,7 +136,7 @@ func (a *Analysis) Explain(id string, in Inputs) (*Explanation, error) {
 func conclude(x *Explanation, fired int) string {
 	switch {
 	case x.Identified == 0:
-		return fmt.Sprintf("did not fire: none of the %d events is from the rule's channel, provider and event IDs", x.Events)
+		return fmt.Sprintf("did not fire: none of the %s events is from the rule's channel, provider and event IDs", ports.FormatCount(x.Events))
 	case x.Matched == 0:
 		why := "its conditions"
 		if len(x.Rejected) > 0 {
@@ -162,5 +164,5 @@ func countHad(n int) string {
 	if n == 1 {
 		return "1 event had"
 	}
-	return fmt.Sprintf("%d events had", n)
+	return ports.FormatCount(n) + " events had"
 }
