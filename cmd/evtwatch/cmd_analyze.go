@@ -167,7 +167,8 @@ func readInputs(ctx context.Context, eng *rules.Engine, paths []string, livePort
 		byPath[path] = in
 		// Records no rule names are passed over before decoding (for
 		// .evtx, judged from their template values; see evtx.Filter);
-		// they still count as read.
+		// they still count as read. (keep is called one record at a
+		// time, also by OpenParallel's workers.)
 		passed := 0
 		keep := func(h evtx.Header) bool {
 			if eng.KeepHeader(h) {
@@ -176,7 +177,7 @@ func readInputs(ctx context.Context, eng *rules.Engine, paths []string, livePort
 			passed++
 			return false
 		}
-		r, err := evtx.Open(path, evtx.Options{Filter: evtx.Filter{Keep: keep}})
+		r, err := evtx.OpenParallel(path, evtx.Options{Filter: evtx.Filter{Keep: keep}}, 0)
 		if errors.Is(err, evtx.ErrUnknownFormat) {
 			head, herr := readCaptureHead(path, ports.SniffLen)
 			switch {
