@@ -89,10 +89,10 @@ func TestKeepHeaderNeverDropsRelevant(t *testing.T) {
 
 // TestKeepHeaderSameResultsOnSamples is the fast path's equivalence proof:
 // every shared sample log (.evtx and .evt) and every bundled testdata log is
-// analysed twice, once decoding every record and once with KeepHeader as
-// the reader's filter (the .evtx fast path reads provider and EventID from
-// template values and decodes only the records it keeps), and everything
-// must agree: findings, below-threshold groups, events counted, the
+// analysed twice, once decoding every record and once as analyze reads,
+// with KeepHeader as the reader's filter (the .evtx fast path reads
+// provider and EventID from template values and decodes only the records
+// it keeps) and parallel chunk workers, and everything must agree: findings, below-threshold groups, events counted, the
 // matched records themselves, and the damage reported.
 func TestKeepHeaderSameResultsOnSamples(t *testing.T) {
 	var files []string
@@ -140,7 +140,14 @@ func TestKeepHeaderSameResultsOnSamples(t *testing.T) {
 					return false
 				}
 			}
-			r, err := evtx.Open(path, opts)
+			// As analyze reads: filtered, with parallel chunk workers.
+			var r evtx.Reader
+			var err error
+			if filtered {
+				r, err = evtx.OpenParallel(path, opts, 2)
+			} else {
+				r, err = evtx.Open(path, opts)
+			}
 			require.NoError(t, err)
 			for {
 				ev, err := r.Next(context.Background())
