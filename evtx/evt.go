@@ -559,12 +559,18 @@ func (r *evtReader) oldestRecord(ctx context.Context) (int64, bool, error) {
 	if beginPlausible && (!found || r.ringDist(after, begin) < d) {
 		return begin, true, nil
 	}
+	// The damage is reported where the bad offset points, or, when that is
+	// not in the file, at the end-of-file record that holds it.
+	where := begin
+	if !r.inRing(begin) {
+		where = c.offset
+	}
 	if !found {
-		r.problem(begin, 0, 0, "oldest-record offset 0x%x holds no record and none was found before the end-of-file record at 0x%x", c.begin, c.offset)
+		r.problem(where, 0, 0, "oldest-record offset 0x%x holds no record and none was found before the end-of-file record at 0x%x", c.begin, c.offset)
 		return 0, false, nil
 	}
 	start := r.ringAt(after, d)
-	r.problem(begin, 0, 0, "oldest-record offset 0x%x holds no record; reading from the first record after the end-of-file record, at 0x%x", c.begin, start)
+	r.problem(where, 0, 0, "oldest-record offset 0x%x holds no record; reading from the first record after the end-of-file record, at 0x%x", c.begin, start)
 	return start, true, nil
 }
 

@@ -58,6 +58,10 @@ func FuzzEVT(f *testing.F) {
 			if p.Offset < -1 || p.Err == nil || p.Error() == "" {
 				t.Fatalf("bad problem %#v", p)
 			}
+			// A person must find the place with a hex editor.
+			if p.Offset > int64(len(data)) {
+				t.Fatalf("problem at offset %d beyond the %d-byte file: %v", p.Offset, len(data), p)
+			}
 		}
 		if _, err := r.Next(ctx); !errors.Is(err, io.EOF) {
 			t.Fatalf("Next after EOF: %v", err)

@@ -473,6 +473,19 @@ func TestEVTDamage(t *testing.T) {
 		require.ErrorContains(t, problems[0], "oldest-record offset")
 	})
 
+	t.Run("oldest-record offset outside the file", func(t *testing.T) {
+		path, b := writeEVT(t, "AppEvent.Evt", sbsEvents(5), evtxtest.EVTOptions{Wrap: true})
+		eof := le.Uint32(b[20:])
+		le.PutUint32(b[16:], 0xfffff000)     // header StartOffset
+		le.PutUint32(b[eof+20:], 0xfffff000) // cursor BeginRecord
+		rewrite(t, path, b)
+		evs, problems := readAllEVT(t, path, evtx.Options{})
+		require.Equal(t, []uint64{1, 2, 3, 4, 5}, recordIDs(evs))
+		require.Len(t, problems, 1)
+		require.ErrorContains(t, problems[0], "oldest-record offset 0xfffff000")
+		require.Equal(t, int64(eof), problems[0].Offset, "reported at the cursor that holds the bad offset")
+	})
+
 	t.Run("deleted record partly overwritten", func(t *testing.T) {
 		deleted := sbsEvents(2)
 		path, b := writeEVT(t, "AppEvent.Evt", sbsEvents(3), evtxtest.EVTOptions{Deleted: deleted})
