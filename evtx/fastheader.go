@@ -92,6 +92,7 @@ type evtxView struct {
 }
 
 const (
+	evtxReadAhead = 4 // pages
 	evtxPageSize  = 1024
 	evtxAllLoaded = ^uint64(0) // evtxChunkSize / evtxPageSize pages
 )
@@ -118,9 +119,11 @@ func (v *evtxView) load(off, n int) bool {
 		if v.loaded&(1<<p) != 0 {
 			continue
 		}
-		// Read the run of missing pages from p in one call.
+		// Read the run of missing pages from p in one call, and a few
+		// more: what is read next usually lies close by, and a system
+		// call costs more than copying a few KiB.
 		q := p
-		for q+1 <= last && v.loaded&(1<<(q+1)) == 0 {
+		for q+1 < evtxChunkSize/evtxPageSize && (q+1 <= last || q+1 < p+evtxReadAhead) && v.loaded&(1<<(q+1)) == 0 && (q+1)*evtxPageSize < v.avail {
 			q++
 		}
 		from, to := p*evtxPageSize, min((q+1)*evtxPageSize, v.avail)
@@ -337,6 +340,10 @@ func (c *fastContent) field() fastField {
 // without error, and only shapes whose rendering it can predict.
 func parseLayout(v *evtxView, defOff int) *fastLayout {
 	l := &fastLayout{}
+	// The definition in one read, when it is not in memory yet.
+	if size, ok := v.u32(defOff + 20); ok {
+		v.at(defOff, min(24+int(size), v.avail-defOff))
+	}
 	p := defOff + 24
 	if t, ok := v.u8(p); !ok || t != fastTokFragment {
 		return l
