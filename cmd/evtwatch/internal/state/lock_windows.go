@@ -3,6 +3,7 @@ package state
 import (
 	"errors"
 	"os"
+	"time"
 
 	"golang.org/x/sys/windows"
 )
@@ -30,7 +31,16 @@ func unlock(f *os.File) error {
 
 // replaceFile renames with MOVEFILE_WRITE_THROUGH, so the rename is on disk
 // when it returns (Windows has no directory fsync).
-func replaceFile(from, to string) error {
+func replaceFile(from, to string) error { return replaceFileWith(from, to, time.Sleep) }
+
+// replaceRetries are the pauses between attempts to replace a file that
+// another process has open without FILE_SHARE_DELETE: a virus scanner or
+// backup agent looking at the freshly written state, or a dry run reading
+// it. Windows refuses the replace while such a handle is open; these
+// holders let go within moments.
+var replaceRetries = []time.Duration{10 * time.Millisecond, 30 * time.Millisecond, 100 * time.Millisecond, 300 * time.Millisecond, time.Second}
+
+func replaceFileWith(from, to string, sleep func(time.Duration)) error {
 	f, err := windows.UTF16PtrFromString(from)
 	if err != nil {
 		return err
@@ -39,10 +49,17 @@ func replaceFile(from, to string) error {
 	if err != nil {
 		return err
 	}
-	if err := windows.MoveFileEx(f, t, windows.MOVEFILE_REPLACE_EXISTING|windows.MOVEFILE_WRITE_THROUGH); err != nil {
-		return &os.LinkError{Op: "rename", Old: from, New: to, Err: err}
+	for i := 0; ; i++ {
+		err = windows.MoveFileEx(f, t, windows.MOVEFILE_REPLACE_EXISTING|windows.MOVEFILE_WRITE_THROUGH)
+		if err == nil {
+			return nil
+		}
+		held := errors.Is(err, windows.ERROR_ACCESS_DENIED) || errors.Is(err, windows.ERROR_SHARING_VIOLATION)
+		if !held || i == len(replaceRetries) {
+			return &os.LinkError{Op: "rename", Old: from, New: to, Err: err}
+		}
+		sleep(replaceRetries[i])
 	}
-	return nil
 }
 
 func syncDir(string) error { return nil }

@@ -56,3 +56,53 @@ func TestReplaceFileOverwrites(t *testing.T) {
 	require.ErrorAs(t, err, &le)
 	require.ErrorIs(t, err, os.ErrNotExist)
 }
+
+// TestReplaceFileWaitsForAReader holds the state file open the way a
+// reader does (os.Open: no FILE_SHARE_DELETE), which makes Windows refuse
+// the replace, and lets go of it during the first pause: the save then
+// goes through.
+func TestReplaceFileWaitsForAReader(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "state.json")
+	tmp := filepath.Join(dir, "state.json.tmp")
+	require.NoError(t, os.WriteFile(target, []byte("old"), 0o644))
+	require.NoError(t, os.WriteFile(tmp, []byte("new"), 0o644))
+	reader, err := os.Open(target)
+	require.NoError(t, err)
+	defer reader.Close()
+
+	var pauses []time.Duration
+	err = replaceFileWith(tmp, target, func(d time.Duration) {
+		pauses = append(pauses, d)
+		require.NoError(t, reader.Close())
+	})
+	require.NoError(t, err)
+	require.Equal(t, replaceRetries[:1], pauses, "one refused attempt, one pause")
+	b, err := os.ReadFile(target)
+	require.NoError(t, err)
+	require.Equal(t, "new", string(b))
+}
+
+// TestReplaceFileGivesUpOnAHolder: a handle that stays open makes the
+// replace fail after every pause, naming both files.
+func TestReplaceFileGivesUpOnAHolder(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "state.json")
+	tmp := filepath.Join(dir, "state.json.tmp")
+	require.NoError(t, os.WriteFile(target, []byte("old"), 0o644))
+	require.NoError(t, os.WriteFile(tmp, []byte("new"), 0o644))
+	reader, err := os.Open(target)
+	require.NoError(t, err)
+	defer reader.Close()
+
+	var pauses []time.Duration
+	err = replaceFileWith(tmp, target, func(d time.Duration) { pauses = append(pauses, d) })
+	var le *os.LinkError
+	require.ErrorAs(t, err, &le)
+	require.Equal(t, tmp, le.Old)
+	require.Equal(t, target, le.New)
+	require.Equal(t, replaceRetries, pauses)
+	b, err := os.ReadFile(target)
+	require.NoError(t, err)
+	require.Equal(t, "old", string(b), "the old state is intact")
+}
