@@ -42,6 +42,9 @@ const maxPrintLen = 4096
 
 // IdentifyFile computes the identity of the file at path.
 func IdentifyFile(path string) (FileIdentity, error) {
+	if err := checkRegular(path); err != nil {
+		return FileIdentity{}, err
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return FileIdentity{}, err
@@ -69,6 +72,9 @@ func IdentifyFile(path string) (FileIdentity, error) {
 // SameFile reports whether the file at path is still the file id was taken
 // from (possibly grown).
 func (id FileIdentity) SameFile(path string) (bool, error) {
+	if err := checkRegular(path); err != nil {
+		return false, err
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return false, err

@@ -151,13 +151,8 @@ var openers = map[Format]opener{
 
 // Open opens an event log file, sniffing its format from its content.
 func Open(path string, opts Options) (Reader, error) {
-	// Only regular files hold logs. Opening a named pipe would block until
-	// someone writes to it, and a folder or device cannot be read as one.
-	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
-		if st.IsDir() {
-			return nil, fmt.Errorf("%s: is a folder, not a log file", path)
-		}
-		return nil, fmt.Errorf("%s: not a regular file (%s)", path, fileKind(st.Mode()))
+	if err := checkRegular(path); err != nil {
+		return nil, err
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -208,6 +203,21 @@ func All(ctx context.Context, r Reader) iter.Seq2[*Event, error] {
 			}
 		}
 	}
+}
+
+// checkRegular returns an error naming path when it exists and is not a
+// regular file. Only regular files hold logs: opening a named pipe would
+// block until someone writes to it, and a folder or device cannot be read
+// as one. A path that does not exist passes: opening it says so.
+func checkRegular(path string) error {
+	st, err := os.Stat(path)
+	if err != nil || st.Mode().IsRegular() {
+		return nil
+	}
+	if st.IsDir() {
+		return fmt.Errorf("%s: is a folder, not a log file", path)
+	}
+	return fmt.Errorf("%s: not a regular file (%s)", path, fileKind(st.Mode()))
 }
 
 // fileKind names the type of a file that is not a regular one.

@@ -36,3 +36,28 @@ func TestOpenNamedPipe(t *testing.T) {
 		t.Fatal("Open blocked on a named pipe")
 	}
 }
+
+// TestOpenFileAfterNamedPipe: the scheduled scan's file reader identifies
+// a file before opening it; a named pipe among the sources must not block
+// it either.
+func TestOpenFileAfterNamedPipe(t *testing.T) {
+	pipe := filepath.Join(t.TempDir(), "pipe")
+	require.NoError(t, syscall.Mkfifo(pipe, 0o600))
+	done := make(chan error, 1)
+	go func() {
+		fr, err := OpenFileAfter(pipe, FilePosition{}, time.Time{}, Options{})
+		if fr != nil {
+			fr.Close()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		require.EqualError(t, err, pipe+": not a regular file (named pipe)")
+	case <-time.After(10 * time.Second):
+		if f, err := os.OpenFile(pipe, os.O_WRONLY, 0); err == nil {
+			f.Close()
+		}
+		t.Fatal("OpenFileAfter blocked on a named pipe")
+	}
+}
