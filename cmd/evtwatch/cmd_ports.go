@@ -141,6 +141,13 @@ func loadPortInputs(ctx context.Context, paths []string, errw io.Writer) (*ports
 }
 
 func readCaptureHead(path string, n int) ([]byte, error) {
+	// A named pipe would block the open until someone writes to it.
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		if st.IsDir() {
+			return nil, fmt.Errorf("%s: is a folder, not a capture file", path)
+		}
+		return nil, fmt.Errorf("%s: not a regular file", path)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err

@@ -31,7 +31,7 @@ func TestFolderWithNamedPipe(t *testing.T) {
 		code     exitCode
 		out, err string
 	}
-	for _, cmd := range []string{"dump", "analyze"} {
+	for _, cmd := range []string{"dump", "analyze", "ports"} {
 		done := make(chan result, 1)
 		go func() {
 			code, out, errOut := runForTest(t, cmd, dir)
@@ -39,6 +39,12 @@ func TestFolderWithNamedPipe(t *testing.T) {
 		}()
 		select {
 		case r := <-done:
+			if cmd == "ports" {
+				// No capture in the folder: an error, but an answer.
+				require.Equal(t, exitError, r.code, r.err)
+				require.Contains(t, r.err, "no port captures")
+				continue
+			}
 			require.Equal(t, exitOK, r.code, "%s: %s", cmd, r.err)
 			require.NotContains(t, r.out+r.err, "pipe", cmd)
 			if cmd == "dump" {
@@ -49,6 +55,37 @@ func TestFolderWithNamedPipe(t *testing.T) {
 				f.Close()
 			}
 			t.Fatalf("%s blocked on a named pipe in the folder", cmd)
+		}
+	}
+}
+
+// TestNamedPipeArgument: a named pipe given on the command line is
+// refused with its name (exit 3), not opened and waited on.
+func TestNamedPipeArgument(t *testing.T) {
+	pipe := filepath.Join(t.TempDir(), "pipe")
+	require.NoError(t, syscall.Mkfifo(pipe, 0o600))
+	type result struct {
+		code exitCode
+		err  string
+	}
+	for _, cmd := range []string{"dump", "analyze", "ports"} {
+		done := make(chan result, 1)
+		go func() {
+			code, _, errOut := runForTest(t, cmd, pipe)
+			done <- result{code, errOut}
+		}()
+		select {
+		case r := <-done:
+			if cmd == "ports" {
+				require.Contains(t, r.err, pipe+": not a regular file")
+				continue
+			}
+			require.Equal(t, exitPartial, r.code, "%s: %s", cmd, r.err)
+		case <-time.After(20 * time.Second):
+			if f, err := os.OpenFile(pipe, os.O_WRONLY, 0); err == nil {
+				f.Close()
+			}
+			t.Fatalf("%s blocked on a named pipe", cmd)
 		}
 	}
 }
