@@ -669,11 +669,18 @@ func fastValueSizeOK(typ byte, size int) bool {
 // record header is h. ok is false when the record must be decoded fully to
 // know its record ID and time.
 func (s *fastState) fastHeader(v *evtxView, pos int, h evtxRecordHeaderInfo) (hdr Header, ok bool) {
+	// Bounds are checked throughout; should a bug slip through on crafted
+	// input, full decoding (under its own recover) takes over.
 	defer func() {
 		if recover() != nil {
 			hdr, ok = Header{}, false
 		}
 	}()
+	return s.readHeader(v, pos, h)
+}
+
+// readHeader is fastHeader without the safety net, for the fuzzer.
+func (s *fastState) readHeader(v *evtxView, pos int, h evtxRecordHeaderInfo) (Header, bool) {
 	size := int(h.size)
 	if tail, ok := v.u32(pos + size - 4); !ok || int(tail) != size {
 		return Header{}, false
@@ -737,7 +744,7 @@ func (s *fastState) fastHeader(v *evtxView, pos int, h evtxRecordHeaderInfo) (hd
 		}
 	}
 
-	hdr = Header{RecordID: h.id, Time: h.time}
+	hdr := Header{RecordID: h.id, Time: h.time}
 	// Record ID and time: known for certain, or full decoding.
 	switch l.recordID.kind {
 	case fastAbsent:
