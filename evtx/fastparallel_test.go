@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -122,4 +123,36 @@ func TestOpenParallelOtherFormats(t *testing.T) {
 	require.NoError(t, err)
 	require.IsType(t, &evtxReader{}, r)
 	require.NoError(t, r.Close())
+}
+
+// TestOpenParallelBigFileMemory reads the 120 MB file with parallel
+// workers and checks that memory stays bounded: a few chunks of events in
+// flight, whatever the file size. Building the file takes a while, so the
+// test runs only with EVTWATCH_BIG=1 (as TestEVTXBigFileMemory).
+func TestOpenParallelBigFileMemory(t *testing.T) {
+	if os.Getenv("EVTWATCH_BIG") != "1" {
+		t.Skip("set EVTWATCH_BIG=1 to read a 120 MB .evtx in parallel and check peak memory")
+	}
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	path := evtxBigFile(t)
+	quietEVTXLibrary(t)
+	var m allocMeter
+	m.start()
+	r, err := OpenParallel(path, Options{}, 4)
+	require.NoError(t, err)
+	events := 0
+	for ev, err := range All(context.Background(), r) {
+		require.NoError(t, err)
+		require.Empty(t, ev.Err)
+		if events++; events%2000 == 0 {
+			m.sample()
+		}
+	}
+	require.Empty(t, r.Problems())
+	require.NoError(t, r.Close())
+	m.sample()
+	t.Logf("%d events, peak heap in use %.1f MB, peak from OS %.1f MB", events, float64(m.peakHeap)/(1<<20), float64(m.peakSys)/(1<<20))
+	require.Greater(t, events, 100000)
+	require.Less(t, m.peakHeap, uint64(64<<20))
+	require.Less(t, m.peakSys, uint64(64<<20))
 }
