@@ -92,7 +92,7 @@ type evtxView struct {
 }
 
 const (
-	evtxReadAhead = 4 // pages
+	evtxReadAhead = 2 // pages
 	evtxPageSize  = 1024
 	evtxAllLoaded = ^uint64(0) // evtxChunkSize / evtxPageSize pages
 )
@@ -278,16 +278,23 @@ func readName(v *evtxView, off int) (fastName, bool) {
 
 // nameRef reads a name reference (4-byte chunk offset) at p and returns the
 // name and the position after it: the name itself follows inline when the
-// offset points right past the reference.
-func nameRef(v *evtxView, p int) (fastName, int, bool) {
+// offset points right past the reference. Names the layout does not need
+// (want false) are not looked at where they lie elsewhere in the chunk,
+// which spares a caught-up scan reading the pages they are on.
+func nameRef(v *evtxView, p int, want bool) (fastName, int, bool) {
 	off, ok := v.u32(p)
 	if !ok {
 		return nameOther, 0, false
 	}
 	p += 4
-	name, ok := readName(v, int(off))
-	if !ok {
-		return nameOther, 0, false
+	name := nameOther
+	if want || int(off) == p {
+		if name, ok = readName(v, int(off)); !ok {
+			return nameOther, 0, false
+		}
+		if !want {
+			name = nameOther
+		}
 	}
 	if int(off) == p {
 		n, _ := v.u16(p + 6)
@@ -412,17 +419,18 @@ func parseLayout(v *evtxView, defOff int) *fastLayout {
 			if depth == fastMaxDepth {
 				return l
 			}
-			// token, dependency id (2), data size (4), name reference
-			name, q, ok := nameRef(v, p+7)
+			parent := roleOther
+			if depth > 0 {
+				parent = stack[depth-1]
+			}
+			// token, dependency id (2), data size (4), name reference;
+			// only names at the top and in Event and System matter.
+			name, q, ok := nameRef(v, p+7, depth == 0 || parent == roleEvent || parent == roleSystem)
 			if !ok {
 				return l
 			}
 			p = q
 			role := roleOther
-			parent := roleOther
-			if depth > 0 {
-				parent = stack[depth-1]
-			}
 			switch {
 			case depth == 0:
 				l.topNames |= 1 << name
@@ -463,7 +471,7 @@ func parseLayout(v *evtxView, defOff int) *fastLayout {
 					if !ok || (at != fastTokAttr && at != fastTokAttrMore) {
 						return l
 					}
-					aname, q, ok := nameRef(v, p+1)
+					aname, q, ok := nameRef(v, p+1, role == roleProvider || role == roleTimeCreated)
 					if !ok {
 						return l
 					}
@@ -568,7 +576,7 @@ func attrValue(v *evtxView, p int) (fastField, int, bool) {
 		}
 		return fastField{kind: fastUnknown}, p + 3, true
 	case fastTokEntityRef, fastTokEntityRefM:
-		_, q, ok := nameRef(v, p+1)
+		_, q, ok := nameRef(v, p+1, false)
 		if !ok {
 			return fastField{}, 0, false
 		}
