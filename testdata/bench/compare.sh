@@ -118,6 +118,17 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 say "counting events"
 n_evtxdump=$("$work/bin/evtxdump" "$big" 2>/dev/null | wc -l)
 n_dump=$("$evtwatch" dump --format jsonl "$big" 2>/dev/null | wc -l)
+# The other readers, through their go test benchmarks on one core (file
+# bytes per second; inputs made from the shared samples).
+say "benchmarking the .evt, XML, text and CSV readers"
+(cd "$repo" && go test -run '^$' -cpu 1 -benchtime 2s \
+	-bench 'BenchmarkEVTRead$|BenchmarkXMLReader/utf8$|BenchmarkXMLReader/utf16le$|BenchmarkTextReader/utf8$|BenchmarkCSVReader/2003-csv$|BenchmarkCSVReader/2008-csv$' \
+	./evtx/ 2>&1) | grep '^Benchmark' >"$work/readers" || true
+
+# The caught-up scan without process start-up, config, state and rules.
+(cd "$repo" && go test -run '^$' -bench 'BenchmarkEVTXCaughtUpBig$' -benchtime 50x ./evtx/ 2>&1) |
+	grep '^Benchmark' >"$work/caughtup" || true
+
 n_evtxexport=-
 if command -v evtxexport >/dev/null; then
 	# libevtx gives up on a file at the first record it cannot parse.
@@ -128,7 +139,7 @@ import struct, sys
 d = open(sys.argv[1], "rb").read(32)  # file header: next record number
 print(struct.unpack_from("<Q", d, 24)[0] - 1)' "$big")
 
-python3 - "$results" "$size" "$n_records" "$n_evtxdump" "$n_dump" "$load_before" "$load_after" "$n_evtxexport" <<'EOF'
+python3 - "$results" "$size" "$n_records" "$n_evtxdump" "$n_dump" "$load_before" "$load_after" "$n_evtxexport" "$work/readers" "$work/caughtup" <<'EOF'
 import os, platform, subprocess, sys
 res = {}
 for line in open(sys.argv[1]):
@@ -169,4 +180,19 @@ for task, tool, key in rows:
         tool += f" (stopped with an error after {int(sys.argv[8]):,} of {records:,} records: not comparable)"
         rw = rc = "—"
     print(f"| {task} | {tool} | {fmt(wall)} | {fmt(cpu)} | {rss/1024:.0f} MB | {rw} | {rc} |")
+for l in open(sys.argv[10]):
+    f = l.split()
+    if "ns/op" in f:
+        ms = float(f[f.index("ns/op") - 1]) / 1e6
+        cpu = f[f.index("cpu-ms/op") - 1] if "cpu-ms/op" in f else "?"
+        print()
+        print(f"Caught-up scan of the same file inside one process (BenchmarkEVTXCaughtUpBig: "
+              f"identify the file, skip every chunk by its header and last record): {ms:.1f} ms wall, {cpu} ms CPU.")
+readers = [l.split() for l in open(sys.argv[9]) if "MB/s" in l]
+if readers:
+    print()
+    print("| reader (go test -bench, one core) | MB/s |")
+    print("|---|---:|")
+    for f in readers:
+        print(f"| {f[0].removeprefix('Benchmark')} | {f[f.index('MB/s') - 1]} |")
 EOF
