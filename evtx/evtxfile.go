@@ -935,7 +935,7 @@ func (b *evtxTreeBuilder) content(x *evtxNode, text *strings.Builder, ti *goevtx
 	case *goevtx.TemplateInstance:
 		b.instance(x, e, depth+1)
 	case *goevtx.ValueText:
-		text.WriteString(e.String())
+		text.WriteString(evtxUTF16ToString(e.Value.String))
 	case *goevtx.CharEntityRef:
 		text.WriteRune(rune(uint16(e.Value)))
 	case *goevtx.BinXMLEntityReference:
@@ -993,7 +993,7 @@ func (b *evtxTreeBuilder) attrValue(ti *goevtx.TemplateInstance, e goevtx.Elemen
 	var sub int
 	switch e := e.(type) {
 	case *goevtx.ValueText:
-		return e.String(), time.Time{}, true
+		return evtxUTF16ToString(e.Value.String), time.Time{}, true
 	case *goevtx.NormalSubstitution:
 		sub = int(e.SubID)
 	case *goevtx.OptionalSubstitution:
@@ -1030,6 +1030,9 @@ func evtxValueString(v goevtx.Value) (s string, t time.Time) {
 	case *goevtx.ValueNull:
 		return "", time.Time{}
 	case *goevtx.ValueString:
+		if u, ok := v.Value().(goevtx.UTF16String); ok {
+			return evtxUTF16ToString(u), time.Time{}
+		}
 		return v.String(), time.Time{}
 	case *goevtx.AnsiString:
 		return strings.TrimRight(evtxLatin1(v.Value()), "\x00"), time.Time{}

@@ -2,6 +2,8 @@ package evtx
 
 import (
 	"strconv"
+	"strings"
+	"unicode/utf16"
 
 	goevtx "github.com/0xrawsec/golang-evtx/evtx"
 )
@@ -73,6 +75,26 @@ func evtxGUIDString(g goevtx.GUID) string {
 	}
 	for i := 12; i < 16; i++ {
 		b = append(b, hexDigits[g[i]>>4], hexDigits[g[i]&15])
+	}
+	return string(b)
+}
+
+// evtxUTF16ToString is golang-evtx's UTF16String.ToString (decode, drop
+// trailing NULs) with one allocation instead of three for ASCII text, which
+// most event text is.
+func evtxUTF16ToString(u goevtx.UTF16String) string {
+	for _, c := range u {
+		if c >= 0x80 {
+			return strings.TrimRight(string(utf16.Decode(u)), "\x00")
+		}
+	}
+	n := len(u)
+	for n > 0 && u[n-1] == 0 {
+		n--
+	}
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(u[i])
 	}
 	return string(b)
 }

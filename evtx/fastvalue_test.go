@@ -55,3 +55,19 @@ func TestEVTXFastValueString(t *testing.T) {
 	_, ok := evtxFastValueString(&goevtx.ValueString{})
 	require.False(t, ok)
 }
+
+func TestEVTXUTF16ToString(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	alphabet := []uint16{0, 0, 'a', 'Z', ' ', 0x7f, 0x80, 0xe9, 0x20ac, 0xd83d, 0xde00, 0xdc00, 0xd800, 0xfffd}
+	for i := range 5000 {
+		u := make(goevtx.UTF16String, i%40)
+		for j := range u {
+			if rng.IntN(3) == 0 {
+				u[j] = alphabet[rng.IntN(len(alphabet))]
+			} else {
+				u[j] = uint16('a' + rng.IntN(26))
+			}
+		}
+		require.Equal(t, u.ToString(), evtxUTF16ToString(u), "%x", []uint16(u))
+	}
+}
