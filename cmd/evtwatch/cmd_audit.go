@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/evtwatch/evtwatch/rules/ports"
@@ -61,18 +60,5 @@ func runAudit(ctx context.Context, args []string, s streams) (exitCode, error) {
 		return exitError, fmt.Errorf("live audit: %w", ferr)
 	}
 	rep := ports.Audit(snap, facts, ports.AuditOptions{All: *all})
-	if *asJSON {
-		enc := json.NewEncoder(s.Out)
-		enc.SetIndent("", "  ")
-		err = enc.Encode(rep)
-	} else {
-		err = rep.WriteText(s.Out)
-	}
-	if err != nil {
-		return exitError, err
-	}
-	if partial {
-		return exitPartial, nil
-	}
-	return exitOK, nil
+	return writePortReport(s, rep, *asJSON, partial)
 }

@@ -62,20 +62,7 @@ func runPorts(ctx context.Context, args []string, s streams) (exitCode, error) {
 		return exitError, err
 	}
 	rep := ports.NewPortsReport(snap, uint16(*port))
-	if *asJSON {
-		enc := json.NewEncoder(s.Out)
-		enc.SetIndent("", "  ")
-		err = enc.Encode(rep)
-	} else {
-		err = rep.WriteText(s.Out)
-	}
-	if err != nil {
-		return exitError, err
-	}
-	if partial {
-		return exitPartial, nil
-	}
-	return exitOK, nil
+	return writePortReport(s, rep, *asJSON, partial)
 }
 
 // loadPortInputs takes the live snapshot when paths is empty, otherwise
@@ -159,4 +146,27 @@ func readCaptureHead(path string, n int) ([]byte, error) {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	return head[:m], nil
+}
+
+// textReport is a report that can print itself for people.
+type textReport interface{ WriteText(io.Writer) error }
+
+// writePortReport prints a ports or audit report as text or indented JSON
+// and picks the exit code: partial when some capture could not be read.
+func writePortReport(s streams, rep textReport, asJSON, partial bool) (exitCode, error) {
+	var err error
+	if asJSON {
+		enc := json.NewEncoder(s.Out)
+		enc.SetIndent("", "  ")
+		err = enc.Encode(rep)
+	} else {
+		err = rep.WriteText(s.Out)
+	}
+	if err != nil {
+		return exitError, err
+	}
+	if partial {
+		return exitPartial, nil
+	}
+	return exitOK, nil
 }
