@@ -183,6 +183,11 @@ type FileRead struct {
 	earliest time.Time
 	// filtered counts the new records opts.Filter.Keep passed over.
 	filtered int
+	// passed counts the events a first read passed over as older than the
+	// look-back, passedNewest is the newest of them: the admin is told, so
+	// a folder of old exports does not look clean when it was not read.
+	passed       int
+	passedNewest time.Time
 }
 
 // OpenFileAfter opens path for reading the events after saved. lookback
@@ -262,8 +267,8 @@ func (fr *FileRead) passOver(h Header) {
 			return
 		}
 	case ResumeFresh:
-		if !fr.since.IsZero() && !ev.Time.IsZero() && ev.Time.Before(fr.since) {
-			fr.advance(ev)
+		if fr.beforeLookback(ev) {
+			fr.passOld(ev)
 			return
 		}
 	}
@@ -302,8 +307,8 @@ func (fr *FileRead) Next(ctx context.Context) (*Event, error) {
 				continue
 			}
 		case ResumeFresh:
-			if !fr.since.IsZero() && !ev.Time.IsZero() && ev.Time.Before(fr.since) {
-				fr.advance(ev)
+			if fr.beforeLookback(ev) {
+				fr.passOld(ev)
 				continue
 			}
 		}
@@ -311,6 +316,26 @@ func (fr *FileRead) Next(ctx context.Context) (*Event, error) {
 		return ev, nil
 	}
 }
+
+// beforeLookback reports whether a first read passes ev over as older than
+// the look-back. Events without a time are read.
+func (fr *FileRead) beforeLookback(ev *Event) bool {
+	return !fr.since.IsZero() && !ev.Time.IsZero() && ev.Time.Before(fr.since)
+}
+
+// passOld moves past an event older than the look-back, counting it.
+func (fr *FileRead) passOld(ev *Event) {
+	fr.passed++
+	if ev.Time.After(fr.passedNewest) {
+		fr.passedNewest = ev.Time
+	}
+	fr.advance(ev)
+}
+
+// PassedOver is how many events a first read passed over as older than
+// the look-back so far (their position is past, so no later read returns
+// them).
+func (fr *FileRead) PassedOver() int { return fr.passed }
 
 // afterByTime orders events of a replaced file by time, then record ID.
 func afterByTime(p Position, ev *Event) bool {
@@ -336,15 +361,31 @@ func (fr *FileRead) advance(ev *Event) {
 // Position is the position after the events returned so far.
 func (fr *FileRead) Position() FilePosition { return fr.pos }
 
-// Gap describes events a replaced file may not contain: when its earliest
-// event is newer than the saved position, whatever happened in between is
-// in neither file. Empty when there is no such gap; meaningful after EOF.
+// Gap describes events this read skipped for good, in one line for the
+// log; empty when there are none. Meaningful after EOF.
+//
+//   - A first read passes over the events older than the look-back and
+//     moves its position past them, so no later read looks at them: say
+//     how many, and how old, so a folder of old exports is not mistaken
+//     for a clean one.
+//   - A replaced file whose earliest event is newer than the saved
+//     position: whatever happened in between is in neither file.
 func (fr *FileRead) Gap() string {
-	if fr.resume.Kind != ResumeCleared || fr.earliest.IsZero() || !fr.earliest.After(fr.saved.Last.Time) {
-		return ""
+	switch fr.resume.Kind {
+	case ResumeFresh:
+		if fr.passed == 0 {
+			return ""
+		}
+		return fmt.Sprintf("%s: first read: passed over %d event(s) older than the look-back (before %s; newest at %s); they will not be analysed ('evtwatch analyze' reads a whole file)",
+			fr.path, fr.passed, fr.since.UTC().Format(time.RFC3339), fr.passedNewest.UTC().Format(time.RFC3339))
+	case ResumeCleared:
+		if fr.earliest.IsZero() || !fr.earliest.After(fr.saved.Last.Time) {
+			return ""
+		}
+		return fmt.Sprintf("%s: the new file starts at %s, after the last event read (%s): events in between may have been missed",
+			fr.path, fr.earliest.UTC().Format(time.RFC3339), fr.saved.Last.Time.UTC().Format(time.RFC3339))
 	}
-	return fmt.Sprintf("%s: the new file starts at %s, after the last event read (%s): events in between may have been missed",
-		fr.path, fr.earliest.UTC().Format(time.RFC3339), fr.saved.Last.Time.UTC().Format(time.RFC3339))
+	return ""
 }
 
 // Problems lists damage seen by the underlying reader.
