@@ -95,8 +95,14 @@ type evtxReader struct {
 	buf       []byte // chunk buffer, reused for every chunk
 
 	pcs      []uintptr // scratch for the depth check
-	problems []Problem
+	problems problemLog
 	closed   bool
+
+	// collect, set on a parallel worker's reader, keeps each problem in
+	// pending instead, unbounded: the worker hands a chunk's problems to
+	// the caller, which logs them in file order like the sequential walk.
+	collect bool
+	pending []Problem
 
 	// ids says whether record header IDs equal the EventRecordID inside
 	// the records, which decides whether MinRecordID may be applied before
@@ -200,7 +206,7 @@ func (r *evtxReader) checkFileHeader() error {
 
 func (r *evtxReader) Format() Format { return FormatEVTX }
 
-func (r *evtxReader) Problems() []Problem { return r.problems }
+func (r *evtxReader) Problems() []Problem { return r.problems.all() }
 
 func (r *evtxReader) Close() error {
 	if r.closed {
@@ -216,7 +222,11 @@ func (r *evtxReader) Close() error {
 
 func (r *evtxReader) problem(p Problem) {
 	p.Path = r.path
-	r.problems = append(r.problems, p)
+	if r.collect {
+		r.pending = append(r.pending, p)
+		return
+	}
+	r.problems.add(p)
 }
 
 // Next returns the next record in file order.

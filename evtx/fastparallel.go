@@ -96,12 +96,13 @@ func (p *parallelEVTX) start() {
 		// caches, golang-evtx chunk state); they share only the file,
 		// whose ReadAt is safe for concurrent use.
 		w := &evtxReader{
-			ra:     p.base.ra,
-			path:   p.base.path,
-			filter: p.base.filter,
-			size:   p.base.size,
-			buf:    make([]byte, evtxChunkSize),
-			pcs:    make([]uintptr, evtxMaxParseFrames),
+			ra:      p.base.ra,
+			path:    p.base.path,
+			filter:  p.base.filter,
+			size:    p.base.size,
+			buf:     make([]byte, evtxChunkSize),
+			pcs:     make([]uintptr, evtxMaxParseFrames),
+			collect: true,
 		}
 		if p.base.fast != nil {
 			w.fast = newFastState()
@@ -112,7 +113,7 @@ func (p *parallelEVTX) start() {
 			for c := range p.jobs {
 				if !p.stop.Load() {
 					c.events, c.err = w.decodeChunkAt(c.off, &p.stop)
-					c.problems, w.problems = w.problems, nil
+					c.problems, w.pending = w.pending, nil
 				}
 				close(c.ready)
 			}
@@ -121,7 +122,7 @@ func (p *parallelEVTX) start() {
 }
 
 // decodeChunkAt decodes the records of the chunk at off, stopping early
-// when stop is set. Problems go to r.problems.
+// when stop is set. Problems go to r.pending (r.collect is set).
 func (r *evtxReader) decodeChunkAt(off int64, stop *atomic.Bool) ([]*Event, error) {
 	r.nextChunk, r.chunk = off, nil
 	if _, err := r.loadChunk(); err != nil {
@@ -142,7 +143,9 @@ func (r *evtxReader) decodeChunkAt(off int64, stop *atomic.Bool) ([]*Event, erro
 
 func (p *parallelEVTX) Format() Format { return FormatEVTX }
 
-func (p *parallelEVTX) Problems() []Problem { return p.base.problems }
+// Problems lists the problems of the chunks returned so far, bounded and
+// summed up as Open's reader does; once read to the end, the same list.
+func (p *parallelEVTX) Problems() []Problem { return p.base.problems.all() }
 
 // fill hands out chunks until window are in flight.
 func (p *parallelEVTX) fill() {
