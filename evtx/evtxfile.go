@@ -104,6 +104,14 @@ type evtxReader struct {
 	collect bool
 	pending []Problem
 
+	// headerChunks is the file header's chunk count (0 when the header is
+	// missing or not an EVTX header); headerCRCOK says its CRC matched.
+	// finished is set once the end of the file has been checked against
+	// them (finishFile).
+	headerChunks int
+	headerCRCOK  bool
+	finished     bool
+
 	// ids says whether record header IDs equal the EventRecordID inside
 	// the records, which decides whether MinRecordID may be applied before
 	// decoding. They differ in exported subsets ("Save Filtered Log File
@@ -188,7 +196,8 @@ func newEVTXReader(ra io.ReaderAt, size int64, closer io.Closer, path string, op
 // checkFileHeader looks at the file header only to report what is wrong
 // with it. Its chunk count, next record ID, CRC and dirty flag are all
 // ignored for reading: dirty headers are the norm in logs copied from a live
-// system, and the chunks themselves say what they hold.
+// system, and the chunks themselves say what they hold. The chunk count is
+// kept for finishFile, which tells a truncated copy by it.
 func (r *evtxReader) checkFileHeader() error {
 	head := r.buf[:evtxFileHeaderSize]
 	n, err := r.ra.ReadAt(head, 0)
@@ -200,8 +209,45 @@ func (r *evtxReader) checkFileHeader() error {
 		r.problem(Problem{Offset: 0, ChunkOffset: -1, Err: errors.New("not an EVTX file header (bad signature); reading chunks anyway")})
 	case n < evtxFileHeaderSize:
 		r.problem(Problem{Offset: 0, ChunkOffset: -1, Err: fmt.Errorf("file ends inside its header (%d bytes)", n)})
+	default:
+		le := binary.LittleEndian
+		r.headerChunks = int(le.Uint16(head[42:]))
+		r.headerCRCOK = crc32.ChecksumIEEE(head[:120]) == le.Uint32(head[124:])
 	}
 	return nil
+}
+
+// finishFile reports, once the walk has reached the end of the file, a
+// copy that holds fewer chunks than its file header counts: a copy cut at
+// a chunk boundary (or right after the header) leaves no partial chunk to
+// stumble on, so nothing else would say that records are missing. A stale
+// header (a dirty log copied while in use) only ever counts too few
+// chunks, so more chunks than it says are normal and go unreported. A
+// chunk cut short is counted as held: finishChunk has reported what it
+// lost.
+func (r *evtxReader) finishFile() {
+	if r.finished {
+		return
+	}
+	r.finished = true
+	held := 0
+	if r.size > evtxFileHeaderSize {
+		held = int((r.size - evtxFileHeaderSize + evtxChunkSize - 1) / evtxChunkSize)
+	}
+	if r.headerChunks <= held {
+		return
+	}
+	says := "the file header says"
+	if !r.headerCRCOK {
+		says = "the file header (whose CRC does not match) says"
+	}
+	cut := ""
+	if held > 0 && (r.size-evtxFileHeaderSize)%evtxChunkSize != 0 {
+		cut = ", the last one cut short"
+	}
+	r.problem(Problem{Offset: r.size, ChunkOffset: -1, Err: fmt.Errorf(
+		"the copy looks truncated: %s %d chunks, the file holds %d%s; the records of the other %d are missing",
+		says, r.headerChunks, held, cut, r.headerChunks-held)})
 }
 
 func (r *evtxReader) Format() Format { return FormatEVTX }
@@ -244,6 +290,7 @@ func (r *evtxReader) Next(ctx context.Context) (*Event, error) {
 				return nil, err
 			}
 			if !more {
+				r.finishFile()
 				return nil, io.EOF
 			}
 			continue

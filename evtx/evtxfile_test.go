@@ -105,8 +105,9 @@ func TestEVTXPublicCorpus(t *testing.T) {
 		"MSExchange_Management_wec.evtx": {count: 1},
 		// The file is cut 704 bytes before the end of its third chunk.
 		// libevtx and python-evtx drop that whole chunk (194 records); we
-		// read its 89 intact records (195-283) and report the one cut off.
-		"System2.evtx": {count: 194 + 89, problems: []int64{200000}, skipped: 1},
+		// read its 89 intact records (195-283) and report the one cut off,
+		// then that the copy is truncated: its header counts 96 chunks.
+		"System2.evtx": {count: 194 + 89, problems: []int64{200000, 200000}, skipped: 1},
 		// Ten 64 KiB blocks that are not chunks (UTF-16 text where the
 		// chunk signature should be): libevtx skips them too.
 		"test.evtx": {count: 919, problems: []int64{
@@ -497,7 +498,10 @@ func TestEVTXDamagedFiles(t *testing.T) {
 			want: without(fx.all, func(ev *Event) bool {
 				return recordEnd(ev) > cut
 			}),
-			problems: []Problem{{Offset: cut, ChunkOffset: chunk3, Skipped: lostAtCut}},
+			problems: []Problem{
+				{Offset: cut, ChunkOffset: chunk3, Skipped: lostAtCut},
+				{Offset: cut, ChunkOffset: -1}, // the header counts 10 chunks
+			},
 		},
 		{
 			name:   "file cut between two records",
@@ -505,7 +509,10 @@ func TestEVTXDamagedFiles(t *testing.T) {
 			want: without(fx.all, func(ev *Event) bool {
 				return ev.Origin.Offset >= cleanCut
 			}),
-			problems: []Problem{{Offset: cleanCut, ChunkOffset: chunk3, Skipped: len(c3) - 11}},
+			problems: []Problem{
+				{Offset: cleanCut, ChunkOffset: chunk3, Skipped: len(c3) - 11},
+				{Offset: cleanCut, ChunkOffset: -1}, // the header counts 10 chunks
+			},
 		},
 		{
 			name: "garbage chunk signature",
@@ -808,12 +815,17 @@ func TestEVTXEmptyAndTinyFiles(t *testing.T) {
 		copy(b, "ElfFile\x00")
 		return b
 	}
+	counting := func(chunks uint16, b []byte) []byte {
+		binary.LittleEndian.PutUint16(b[42:], chunks)
+		return b
+	}
 	tests := []struct {
 		name     string
 		data     []byte
 		problems int
 	}{
 		{"header only", header(evtxFileHeaderSize), 0},
+		{"header only, counting one chunk (truncated copy)", counting(1, header(evtxFileHeaderSize)), 1},
 		{"cut inside the header", header(100), 1},
 		{"header and zeros", header(evtxFileHeaderSize + evtxChunkSize), 0},
 		{"cut inside a chunk header", append(header(evtxFileHeaderSize), "ElfChnk\x00"...), 1},

@@ -180,6 +180,7 @@ func (p *parallelEVTX) Next(ctx context.Context) (*Event, error) {
 		p.cur = nil
 		p.fill()
 		if len(p.queue) == 0 {
+			p.base.finishFile()
 			return nil, io.EOF
 		}
 		head := p.queue[0]
