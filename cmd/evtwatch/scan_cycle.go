@@ -48,6 +48,15 @@ type scanner struct {
 	snapshot  func(context.Context) (*ports.Snapshot, *ports.Facts, error)
 	follow    bool
 	channelsS []*channelSource // live channel sources, kept open in watch
+	// unreadable holds the sources the last cycle could not read, with the
+	// error: watch logs a source that stays unreadable once, not every
+	// interval, and says when it can be read again.
+	unreadable map[string]unreadableSource
+}
+
+type unreadableSource struct {
+	err   string
+	named bool // the ID is a source key, not an error text
 }
 
 // cycleResult is what one cycle did.
@@ -97,9 +106,10 @@ func (sc *scanner) cycle(ctx context.Context) (cycleResult, error) {
 	}()
 
 	// Read.
-	srcs, err := sc.sources()
-	if err != nil {
-		res.Problems = append(res.Problems, err)
+	failing := map[string]unreadableSource{}
+	srcs, errs := sc.sources()
+	for _, err := range errs {
+		sc.problem(&res, failing, "", err)
 	}
 	res.Sources = len(srcs)
 	rc := readContext{lookback: now.Add(-sc.cfg.Lookback.Std()), now: now, keep: sc.engine.Relevant, keepHeader: sc.engine.KeepHeader, log: sc.log}
@@ -114,7 +124,7 @@ func (sc *scanner) cycle(ctx context.Context) (cycleResult, error) {
 			continue
 		}
 		if err != nil {
-			res.Problems = append(res.Problems, fmt.Errorf("%s: %w", src.key(), err))
+			sc.problem(&res, failing, src.key(), err)
 			if out.pos == nil {
 				continue // position unchanged: read again next time
 			}
@@ -124,13 +134,19 @@ func (sc *scanner) cycle(ctx context.Context) (cycleResult, error) {
 			res.Warnings = append(res.Warnings, w)
 		}
 		for _, p := range out.problems {
-			sc.log.Warn("input damaged", "source", src.key(), "problem", p)
+			sc.log.Error("input damaged", "source", src.key(), "problem", p)
 			res.Problems = append(res.Problems, p)
 		}
 		res.Events += out.read
 		fresh = append(fresh, out.events...)
 		next.SetSource(src.key(), out.pos)
 	}
+	for id, u := range sc.unreadable {
+		if _, ok := failing[id]; !ok && u.named {
+			sc.log.Info("source readable again", "source", id)
+		}
+	}
+	sc.unreadable = failing
 	res.Relevant = len(fresh)
 	pruneFilePositions(next, now)
 
@@ -194,9 +210,35 @@ func (sc *scanner) cycle(ctx context.Context) (cycleResult, error) {
 	return res, nil
 }
 
+// problem records a source that could not be read (the run is partial)
+// and logs it at error level, so that --quiet, which prints only errors,
+// still says why a run was partial. In watch, a source still unreadable
+// for the same reason as in the previous cycle was logged then: its
+// repeats go to debug, so an unplugged share is not an error every
+// interval.
+func (sc *scanner) problem(res *cycleResult, failing map[string]unreadableSource, key string, err error) {
+	u := unreadableSource{err: err.Error(), named: key != ""}
+	id := key
+	if id == "" {
+		id = u.err
+	}
+	failing[id] = u
+	level := slog.LevelError
+	if sc.unreadable[id] == u {
+		level = slog.LevelDebug
+	}
+	if key == "" {
+		sc.log.Log(context.Background(), level, "source unreadable", "err", err)
+		res.Problems = append(res.Problems, err)
+		return
+	}
+	sc.log.Log(context.Background(), level, "source unreadable", "source", key, "err", err)
+	res.Problems = append(res.Problems, fmt.Errorf("%s: %w", key, err))
+}
+
 // sources lists this cycle's sources: channels (kept across watch cycles)
 // and files, re-expanded every cycle so new files in a folder are read.
-func (sc *scanner) sources() ([]source, error) {
+func (sc *scanner) sources() ([]source, []error) {
 	var out []source
 	var errs []error
 	for _, ch := range sc.channelsS {
@@ -213,7 +255,7 @@ func (sc *scanner) sources() ([]source, error) {
 		}
 		out = append(out, files...)
 	}
-	return out, errors.Join(errs...)
+	return out, errs
 }
 
 // takeSnapshot gets the port table for the verdicts. Without one the
