@@ -167,6 +167,9 @@ func scanRun(ctx context.Context, o scanOptions, s streams) (code exitCode, err 
 		o.onCommit()
 	}
 	code = scanExitCode(res)
+	if res.NotLogs > 0 {
+		log.Info("skipped files that are not event logs", "files", res.NotLogs)
+	}
 	if o.JSON {
 		if err := writeScanJSON(s.Out, res, code); err != nil {
 			return exitError, err
@@ -328,6 +331,7 @@ func (r runSummary) withCode(c exitCode) runSummary {
 type scanJSON struct {
 	Exit       int      `json:"exit"`
 	Sources    int      `json:"sources"`
+	NotLogs    int      `json:"not_event_logs"`
 	Events     int      `json:"events"`
 	Relevant   int      `json:"relevant_events"`
 	Findings   int      `json:"findings"`
@@ -345,7 +349,7 @@ type scanJSON struct {
 
 func writeScanJSON(w io.Writer, res cycleResult, code exitCode) error {
 	out := scanJSON{
-		Exit: int(code), Sources: res.Sources, Events: res.Events, Relevant: res.Relevant,
+		Exit: int(code), Sources: res.Sources, NotLogs: res.NotLogs, Events: res.Events, Relevant: res.Relevant,
 		Findings: res.Findings, Queued: res.Added.Queued, Suppressed: res.Added.Suppressed,
 		Resolved: res.Added.Resolved, Sent: res.Flush.Sent, Failed: res.Flush.Failed,
 		Pending: res.Flush.Pending, Dropped: res.Flush.Dropped, Snapshot: res.Snapshot,

@@ -61,7 +61,10 @@ type unreadableSource struct {
 
 // cycleResult is what one cycle did.
 type cycleResult struct {
-	Sources  int
+	Sources int // event-log sources read (or that could not be read)
+	// NotLogs counts the files in the configured paths that are not event
+	// logs (captures, notes): skipped, and not counted in Sources.
+	NotLogs  int
 	Events   int // new events read
 	Relevant int // of which the rules could use
 	Findings int
@@ -111,7 +114,7 @@ func (sc *scanner) cycle(ctx context.Context) (cycleResult, error) {
 	for _, err := range errs {
 		sc.problem(&res, failing, "", err)
 	}
-	res.Sources = len(srcs)
+	res.Sources = len(srcs) + len(errs)
 	rc := readContext{lookback: now.Add(-sc.cfg.Lookback.Std()), now: now, keep: sc.engine.Relevant, keepHeader: sc.engine.KeepHeader, log: sc.log}
 	var fresh []*evtx.Event
 	for _, src := range srcs {
@@ -121,6 +124,8 @@ func (sc *scanner) cycle(ctx context.Context) (cycleResult, error) {
 		}
 		if errors.Is(err, evtx.ErrUnknownFormat) {
 			sc.log.Debug("skipped: not an event log", "source", src.key())
+			res.Sources--
+			res.NotLogs++
 			continue
 		}
 		if err != nil {

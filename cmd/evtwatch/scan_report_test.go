@@ -86,10 +86,32 @@ func TestScanLogsUnreadableSources(t *testing.T) {
 
 	code, out, errOut := env.scan(t, func(o *scanOptions) { o.JSON = true })
 	require.Equal(t, exitPartial, code, errOut)
+	require.Contains(t, errOut, "3 source(s)")
 	require.Contains(t, errOut, "2 input problem(s)")
 	js := scanJSONOf(t, out)
+	require.Equal(t, 3, js.Sources, "the log and the two unreadable sources")
 	require.Len(t, js.Problems, 2)
 	require.Contains(t, js.Problems[1], "file:"+missing+": ")
+}
+
+// Files in a source folder that are not event logs (captures, notes) are
+// skipped and not counted as sources; the run says how many it skipped.
+func TestScanCountsOnlyEventLogs(t *testing.T) {
+	env := newScanEnv(t, freePort(t))
+	env.autd(t, "SBSHQ01", scanT0.Add(-time.Hour))
+	require.NoError(t, os.WriteFile(filepath.Join(env.logs, "netstat-ano.txt"), []byte("Active Connections\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(env.logs, "README.md"), []byte("# exported from SBSHQ01\n"), 0o644))
+	require.NoError(t, os.MkdirAll(filepath.Join(env.logs, "old"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(env.logs, "old", "info.txt"), []byte("Windows Server 2003\n"), 0o644))
+
+	code, out, errOut := env.scan(t, func(o *scanOptions) { o.JSON = true })
+	require.Equal(t, exitOK, code, errOut)
+	require.Contains(t, errOut, "clean: 1 source(s), 3 new event(s)")
+	require.Contains(t, errOut, `msg="skipped files that are not event logs" files=3`)
+	js := scanJSONOf(t, out)
+	require.Equal(t, 1, js.Sources)
+	require.Equal(t, 3, js.NotLogs)
+	require.Empty(t, js.Problems)
 }
 
 // lockedBuffer is stderr shared with a running watch.
