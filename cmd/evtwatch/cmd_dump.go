@@ -28,7 +28,11 @@ note on stderr.
 
 Damaged chunks and records do not stop the dump: each is reported on stderr
 with the file and offset, records that could only be partly decoded are
-still printed with an "error" key, and the exit status is 3.
+still printed with an "error" key, and the exit status is 3. A file named
+on the command line that cannot be read, or is not an event log, is
+reported the same way (3). With no event log among the inputs at all (an
+empty folder, a folder of other files) there is nothing to dump: dump says
+so and exits 1. File names are printed with control characters escaped.
 
 EXAMPLES
   $ evtwatch dump ../shared/testdata/evt-public/System.evt
@@ -66,23 +70,25 @@ func runDump(ctx context.Context, args []string, s streams) (exitCode, error) {
 		w = jsonlEventWriter{out: out}
 	}
 	partial := false
-	var events int
+	var events, logs, skipped int
 	lastProgress := time.Now()
 	for i, path := range files {
 		// .evtx chunks are decoded on every core, events still in order.
 		r, err := evtx.OpenParallel(path, evtx.Options{}, 0)
 		if errors.Is(err, evtx.ErrUnknownFormat) && !explicit[path] {
-			fmt.Fprintf(s.Err, "%s: skipped: not an event log\n", path)
+			fmt.Fprintf(s.Err, "%s: skipped: not an event log\n", clean(path))
+			skipped++
 			continue
 		}
 		if err != nil {
-			fmt.Fprintf(s.Err, "%v\n", err)
+			fmt.Fprintf(s.Err, "%s\n", clean(err.Error()))
 			partial = true
 			continue
 		}
+		logs++
 		for ev, err := range evtx.All(ctx, r) {
 			if err != nil {
-				fmt.Fprintf(s.Err, "%s: %v\n", path, err)
+				fmt.Fprintf(s.Err, "%s: %s\n", clean(path), clean(err.Error()))
 				partial = true
 				break
 			}
@@ -97,7 +103,7 @@ func runDump(ctx context.Context, args []string, s streams) (exitCode, error) {
 			}
 		}
 		for _, p := range r.Problems() {
-			fmt.Fprintf(s.Err, "%v\n", p)
+			fmt.Fprintf(s.Err, "%s\n", clean(p.Error()))
 			partial = true
 		}
 		r.Close()
@@ -117,6 +123,14 @@ func runDump(ctx context.Context, args []string, s streams) (exitCode, error) {
 	}
 	if partial {
 		return exitPartial, nil
+	}
+	if logs == 0 {
+		// An empty dump must not read as a clean one.
+		why := "no event log found among the inputs"
+		if skipped > 0 {
+			why += fmt.Sprintf(" (%s skipped: not an event log)", plural(skipped, "file"))
+		}
+		return exitError, errors.New("nothing to dump: " + why)
 	}
 	return exitOK, nil
 }
