@@ -243,12 +243,14 @@ func (sc *scanner) problem(res *cycleResult, failing map[string]unreadableSource
 
 // sources lists this cycle's sources: channels (kept across watch cycles)
 // and files, re-expanded every cycle so new files in a folder are read.
+// A file reached through two configured paths is read once.
 func (sc *scanner) sources() ([]source, []error) {
 	var out []source
 	var errs []error
 	for _, ch := range sc.channelsS {
 		out = append(out, ch)
 	}
+	seen := map[string]bool{}
 	for _, s := range sc.cfg.Sources {
 		if s.Path == "" {
 			continue
@@ -258,7 +260,12 @@ func (sc *scanner) sources() ([]source, []error) {
 			errs = append(errs, err)
 			continue
 		}
-		out = append(out, files...)
+		for _, f := range files {
+			if id := f.identity(); !seen[id] {
+				seen[id] = true
+				out = append(out, f)
+			}
+		}
 	}
 	return out, errs
 }

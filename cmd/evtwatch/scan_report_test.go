@@ -114,6 +114,19 @@ func TestScanCountsOnlyEventLogs(t *testing.T) {
 	require.Empty(t, js.Problems)
 }
 
+// A file reached through two configured paths (the folder and a glob) is
+// one source with one position: read once, counted once.
+func TestScanOverlappingSourcesReadOnce(t *testing.T) {
+	env := newScanEnv(t, freePort(t))
+	env.autd(t, "SBSHQ01", scanT0.Add(-time.Hour))
+	env.editConfig(t, "  - path: logs\n", "  - path: logs\n  - path: logs/*.evtx\n")
+	code, out, errOut := env.scan(t, func(o *scanOptions) { o.JSON = true })
+	require.Equal(t, exitOK, code, errOut)
+	js := scanJSONOf(t, out)
+	require.Equal(t, 1, js.Sources)
+	require.Equal(t, 3, js.Events)
+}
+
 // lockedBuffer is stderr shared with a running watch.
 type lockedBuffer struct {
 	mu sync.Mutex

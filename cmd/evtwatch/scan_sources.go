@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -127,40 +126,28 @@ func (s *fileSource) read(ctx context.Context, pos *state.Source, rc readContext
 const maxReported = 256
 
 // expandFileSources turns a configured path (file, folder or glob) into
-// file sources, sorted. Folders are walked recursively; files that are not
-// event logs are skipped when read (ErrUnknownFormat).
-func expandFileSources(pattern string) ([]source, error) {
-	var roots []string
-	if strings.ContainsAny(pattern, "*?[") {
+// file sources, sorted. Folders are walked as analyze walks them
+// (expandInputs): recursively, following links (each folder once), listing
+// only regular files, since a named pipe or device is never a log and
+// opening a pipe would block, and listing a subfolder that cannot be read,
+// so that reading it reports the error by name. A glob's matches are taken
+// the same way: folders walked, pipes and devices passed over. A path that
+// does not exist is kept, so reading it reports the error. Files that are
+// not event logs are skipped when read (ErrUnknownFormat).
+func expandFileSources(pattern string) ([]*fileSource, error) {
+	roots := []string{pattern}
+	if _, err := os.Lstat(pattern); err != nil && strings.ContainsAny(pattern, "*?[") {
 		m, err := filepath.Glob(pattern)
 		if err != nil {
 			return nil, fmt.Errorf("source %s: %w", pattern, err)
 		}
-		roots = m
-	} else {
-		roots = []string{pattern}
+		roots = slices.DeleteFunc(m, neitherFileNorFolder)
 	}
-	var files []string
-	for _, root := range roots {
-		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				if p == root {
-					files = append(files, p) // reported when read
-					return nil
-				}
-				return err
-			}
-			if !d.IsDir() {
-				files = append(files, p)
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("source %s: %w", pattern, err)
-		}
+	files, err := expandInputs(roots)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", pattern, err)
 	}
-	sort.Strings(files)
-	out := make([]source, 0, len(files))
+	out := make([]*fileSource, 0, len(files))
 	for _, f := range files {
 		abs, err := filepath.Abs(f)
 		if err != nil {
@@ -168,7 +155,29 @@ func expandFileSources(pattern string) ([]source, error) {
 		}
 		out = append(out, &fileSource{path: abs})
 	}
+	slices.SortFunc(out, func(a, b *fileSource) int { return strings.Compare(a.path, b.path) })
 	return out, nil
+}
+
+// neitherFileNorFolder reports whether a glob match is a named pipe,
+// socket or device (or a link to one): never a log. Matches that cannot
+// be examined are kept, so reading them reports why.
+func neitherFileNorFolder(path string) bool {
+	st, err := os.Stat(path)
+	if err != nil {
+		return false
+	}
+	return !st.IsDir() && !st.Mode().IsRegular()
+}
+
+// identity is the file a source reads, links resolved: two configured
+// paths reaching one file make one source, not two positions reading it
+// twice.
+func (s *fileSource) identity() string {
+	if real := resolved(s.path); real != "" {
+		return real
+	}
+	return s.path
 }
 
 // channelFilter narrows a live query to what the rules can use.
