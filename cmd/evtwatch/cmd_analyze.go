@@ -42,6 +42,12 @@ line, then failures below their threshold, then every input with what was
 read or skipped and why. --format json prints {"findings": [...],
 "below_threshold": [...], "inputs": [...], "snapshot": {...}}.
 
+If no event was read at all (no event log among the inputs, only port
+captures, or only empty or unreadable logs), nothing can be found: the
+report says why in its first line ("nothing_analysed" in JSON), still lists
+the inputs, and the exit status is 1. For captures alone, use
+'evtwatch ports'.
+
 --rules adds rule files (or every *.yaml in a folder); a rule with the id of
 a built-in rule replaces it ("disabled: true" switches it off). With
 --no-builtin only the given rules run.
@@ -137,6 +143,37 @@ type loadedInputs struct {
 
 func (l *loadedInputs) ruleInputs() rules.Inputs {
 	return rules.Inputs{Snapshot: l.snap, Facts: l.facts}
+}
+
+// nothingRead says why no event was read, or "" when some were. Without
+// events no rule can fire, so "no conflict found" would read as a clean
+// bill of health for logs that were never looked at.
+func (l *loadedInputs) nothingRead() string {
+	if l.analysis.Events() > 0 {
+		return ""
+	}
+	var logs, captures, unreadable int
+	for _, in := range l.inputs {
+		switch in.Kind {
+		case "log":
+			logs++
+		case "capture":
+			captures++
+		case "unreadable":
+			unreadable++
+		}
+	}
+	switch {
+	case logs > 0 && l.partial:
+		return "no event could be read from the event logs among the inputs"
+	case logs > 0:
+		return "the event logs among the inputs hold no event"
+	case unreadable > 0:
+		return "no event log could be read from the inputs"
+	case captures > 0:
+		return "no event log found among the inputs (only port captures: 'evtwatch ports' shows who holds what)"
+	}
+	return "no event log found among the inputs"
 }
 
 // readInputs routes each file to the event-log readers (evtx.Open sniffs
@@ -294,6 +331,8 @@ type analyzeReport struct {
 	SnapshotNote string `json:"snapshot_note,omitempty"`
 	Rules        int    `json:"rules"`
 	Events       int    `json:"events"`
+	// NothingAnalysed says why no event was read (exit status 1).
+	NothingAnalysed string `json:"nothing_analysed,omitempty"`
 }
 
 func runAnalyze(ctx context.Context, args []string, s streams) (exitCode, error) {
@@ -341,6 +380,9 @@ func runAnalyze(ctx context.Context, args []string, s streams) (exitCode, error)
 	if err != nil {
 		return exitError, fmt.Errorf("write output: %w", err)
 	}
+	if why := loaded.nothingRead(); why != "" {
+		return exitError, errors.New("nothing to analyse: " + why)
+	}
 	switch {
 	case loaded.partial:
 		return exitPartial, nil
@@ -359,6 +401,8 @@ func writeAnalyzeJSON(w io.Writer, res *rules.Result, l *loadedInputs, nrules in
 		SnapshotNote: l.snapNote,
 		Rules:        nrules,
 		Events:       l.analysis.Events(),
+
+		NothingAnalysed: l.nothingRead(),
 	}
 	if rep.Inputs == nil {
 		rep.Inputs = []*inputReport{}
@@ -378,7 +422,11 @@ func writeAnalyzeText(w io.Writer, res *rules.Result, l *loadedInputs, eng *rule
 	}
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
 
-	if len(res.Findings) == 0 {
+	nothing := l.nothingRead()
+	switch {
+	case nothing != "":
+		p("Nothing analysed: %s.\n", nothing)
+	case len(res.Findings) == 0:
 		p("No repeating port conflict found (%s, %s).\n", plural(l.analysis.Events(), "event"), plural(len(eng.Rules()), "rule"))
 	}
 	for i, f := range res.Findings {
@@ -468,7 +516,10 @@ func writeAnalyzeText(w io.Writer, res *rules.Result, l *loadedInputs, eng *rule
 		p("  no port table: %s; verdicts are \"unknown\"\n", l.snapNote)
 	}
 	p("\n%s, %d below threshold; %s read with %s", plural(len(res.Findings), "finding"), len(res.Below), plural(l.analysis.Events(), "event"), plural(len(eng.Rules()), "rule"))
-	if l.partial {
+	switch {
+	case nothing != "":
+		p("; nothing analysed (exit status 1)")
+	case l.partial:
 		p("; some input could not be read (exit status 3)")
 	}
 	p(".\n")
