@@ -45,8 +45,8 @@ read or skipped and why. --format json prints {"findings": [...],
 If no event was read at all (no event log among the inputs, only port
 captures, or only empty or unreadable logs), nothing can be found: the
 report says why in its first line ("nothing_analysed" in JSON), still lists
-the inputs, and the exit status is 1. For captures alone, use
-'evtwatch ports'.
+the inputs, and the exit status is 1, or 3 when an input could not be read.
+For captures alone, use 'evtwatch ports'.
 
 --rules adds rule files (or every *.yaml in a folder); a rule with the id of
 a built-in rule replaces it ("disabled: true" switches it off). With
@@ -380,12 +380,13 @@ func runAnalyze(ctx context.Context, args []string, s streams) (exitCode, error)
 	if err != nil {
 		return exitError, fmt.Errorf("write output: %w", err)
 	}
-	if why := loaded.nothingRead(); why != "" {
-		return exitError, errors.New("nothing to analyse: " + why)
-	}
+	// Partial wins over "nothing read": an input that could not be read
+	// is the thing to fix, as for dump.
 	switch {
 	case loaded.partial:
 		return exitPartial, nil
+	case loaded.nothingRead() != "":
+		return exitError, errors.New("nothing to analyse: " + loaded.nothingRead())
 	case len(res.Findings) > 0:
 		return exitFindings, nil
 	}
@@ -517,10 +518,12 @@ func writeAnalyzeText(w io.Writer, res *rules.Result, l *loadedInputs, eng *rule
 	}
 	p("\n%s, %d below threshold; %s read with %s", plural(len(res.Findings), "finding"), len(res.Below), plural(l.analysis.Events(), "event"), plural(len(eng.Rules()), "rule"))
 	switch {
-	case nothing != "":
-		p("; nothing analysed (exit status 1)")
+	case l.partial && nothing != "":
+		p("; nothing analysed, some input could not be read (exit status 3)")
 	case l.partial:
 		p("; some input could not be read (exit status 3)")
+	case nothing != "":
+		p("; nothing analysed (exit status 1)")
 	}
 	p(".\n")
 	return nil
