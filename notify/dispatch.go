@@ -2,6 +2,9 @@ package notify
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -35,6 +38,9 @@ type Dispatcher struct {
 	now      func() time.Time
 	sleep    func(context.Context, time.Duration) error
 	backoff  Backoff
+	// configs identifies each channel's configuration (channelConfigID),
+	// so a rejected entry held back is tried at once when it changes.
+	configs map[string]string
 }
 
 // DispatcherOption configures a Dispatcher.
@@ -87,7 +93,58 @@ func NewDispatcher(cfg Config, channels []Channel, state *State, logger *slog.Lo
 	for _, o := range opts {
 		o(d)
 	}
+	d.configs = map[string]string{}
+	for _, c := range channels {
+		d.configs[c.Name] = channelConfigID(cfg, c.Name)
+	}
 	return d, nil
+}
+
+// maxCABundle is the CA bundle size Resolve accepts.
+const maxCABundle = 4 << 20
+
+// channelConfigID identifies the configuration a channel delivers with,
+// so that the hold-back after a rejection ends as soon as the admin
+// changes it ("" for a channel not configured in cfg). Secrets count with
+// one byte of their SHA-256 only: a new password or token is noticed 255
+// times in 256 (otherwise the hold runs out on its own), and the state
+// file keeps nothing that would help guess them. The CA bundle counts
+// with its content, as replacing the file is the usual fix.
+func channelConfigID(cfg Config, name string) string {
+	secret := func(s Secret) string {
+		if s == "" {
+			return ""
+		}
+		sum := sha256.Sum256([]byte(s.Reveal()))
+		return hex.EncodeToString(sum[:1])
+	}
+	var parts []any
+	switch {
+	case name == "email" && cfg.Email != nil:
+		e := *cfg.Email
+		e.RootCAs = nil
+		ca := ""
+		if e.CAFile != "" {
+			b, err := readFileLimited(e.CAFile, maxCABundle)
+			if err != nil {
+				ca = err.Error()
+			} else {
+				sum := sha256.Sum256(b)
+				ca = hex.EncodeToString(sum[:])
+			}
+		}
+		parts = []any{e, secret(e.Password), ca} // Secret fields marshal as "<secret>"
+	case name == "slack" && cfg.Slack != nil:
+		parts = []any{*cfg.Slack, secret(cfg.Slack.WebhookURL), secret(cfg.Slack.Token)}
+	default:
+		return ""
+	}
+	b, err := json.Marshal(parts)
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
 }
 
 // AddResult counts what Add did with the findings.
@@ -385,9 +442,33 @@ func (d *Dispatcher) Flush(ctx context.Context, checkpoint func() error) (FlushR
 
 func (d *Dispatcher) flushChannel(ctx context.Context, c Channel, now time.Time, rep *FlushReport, save func() error) error {
 	logger := d.logger.With("channel", c.Name)
+	config := d.configs[c.Name]
 	d.mu.Lock()
+	released, held := 0, 0
+	var next time.Time
+	for i := range d.state.Outbox.Entries {
+		e := &d.state.Outbox.Entries[i]
+		if e.Channel != c.Name || !e.Permanent || !now.Before(e.NotBefore) {
+			continue
+		}
+		if e.ChannelConfig != config {
+			e.NotBefore, e.Rejections = time.Time{}, 0
+			released++
+			continue
+		}
+		held++
+		if next.IsZero() || e.NotBefore.Before(next) {
+			next = e.NotBefore
+		}
+	}
 	ids := d.state.Outbox.Due(c.Name, now)
 	d.mu.Unlock()
+	if released > 0 {
+		logger.Info("channel configuration changed: retrying alerts held back after a rejection", "alerts", released)
+	}
+	if held > 0 {
+		logger.Debug("alerts held back after a rejection", "alerts", held, "next_attempt", FormatTime(next))
+	}
 	if len(ids) == 0 {
 		return nil
 	}
@@ -437,17 +518,28 @@ func (d *Dispatcher) flushChannel(ctx context.Context, c Channel, now time.Time,
 			if ra, ok := RetryAfter(sendErr); ok {
 				notBefore = at.Add(ra)
 			}
+			var hold time.Time
 			for _, id := range batch {
 				if e, ok := d.state.Outbox.Get(id); ok {
 					e.Attempts++
 					e.LastAttempt = at
 					e.LastError = sendErr.Error()
 					e.Permanent = !retry
+					if retry {
+						e.Rejections = 0
+						continue
+					}
+					// Needs a person: try again later, later each time,
+					// instead of on every run with an error each time.
+					e.Rejections++
+					e.ChannelConfig = config
+					e.NotBefore = at.Add(RejectionHold(e.Rejections))
+					hold = e.NotBefore
 				}
 			}
 			if !notBefore.IsZero() {
 				for i := range d.state.Outbox.Entries {
-					if e := &d.state.Outbox.Entries[i]; e.Channel == c.Name {
+					if e := &d.state.Outbox.Entries[i]; e.Channel == c.Name && !(e.Permanent && e.NotBefore.After(notBefore)) {
 						e.NotBefore = notBefore
 					}
 				}
@@ -457,11 +549,13 @@ func (d *Dispatcher) flushChannel(ctx context.Context, c Channel, now time.Time,
 			cr.LastError, cr.Retryable = sendErr.Error(), retry
 			level := slog.LevelWarn
 			msg := "alert not delivered; kept in the outbox for the next run"
+			attrs := []any{"alerts", len(alerts), "title", alerts[0].Title(), "retryable", retry, "err", sendErr}
 			if !retry {
 				level = slog.LevelError
 				msg = "alert rejected; kept in the outbox, fix the configuration"
+				attrs = append(attrs, "next_attempt", FormatTime(hold)+" (sooner when the channel's configuration changes)")
 			}
-			logger.Log(ctx, level, msg, "alerts", len(alerts), "title", alerts[0].Title(), "retryable", retry, "err", sendErr)
+			logger.Log(ctx, level, msg, attrs...)
 		}
 		rep.Channels[c.Name] = cr
 		err := save()

@@ -78,11 +78,39 @@ type Entry struct {
 	LastAttempt time.Time `json:"last_attempt,omitzero"`
 	LastError   string    `json:"last_error,omitempty"`
 	// Permanent marks a failure the channel said retrying would not fix
-	// (bad recipient, revoked token). The entry is still kept and tried
-	// once per run, because fixing the config fixes it, until MaxAge.
+	// (bad recipient, revoked token, untrusted certificate). The entry is
+	// still kept until MaxAge, because fixing the config fixes it, but
+	// held back (NotBefore) longer after each rejection in a row (see
+	// RejectionHold), so a scan every few minutes, or watch every 30s,
+	// does not log the same error each time. A change to the channel's
+	// configuration ends the hold.
 	Permanent bool `json:"permanent,omitempty"`
-	// NotBefore holds the entry back until a server's Retry-After passed.
+	// Rejections counts the permanent failures in a row (a temporary
+	// failure resets it); ChannelConfig identifies the channel's
+	// configuration at the last one (see Dispatcher).
+	Rejections    int    `json:"rejections,omitempty"`
+	ChannelConfig string `json:"channel_config,omitempty"`
+	// NotBefore holds the entry back until a server's Retry-After passed,
+	// or after a rejection (Permanent).
 	NotBefore time.Time `json:"not_before,omitzero"`
+}
+
+// Hold-back after permanent failures: the first rejection waits
+// FirstRejectionHold, each further one in a row twice as long, up to
+// MaxRejectionHold.
+const (
+	FirstRejectionHold = time.Hour
+	MaxRejectionHold   = 24 * time.Hour
+)
+
+// RejectionHold is how long an entry rejected n times in a row waits
+// before it is tried again.
+func RejectionHold(n int) time.Duration {
+	d := FirstRejectionHold
+	for i := 1; i < n && d < MaxRejectionHold; i++ {
+		d *= 2
+	}
+	return min(d, MaxRejectionHold)
 }
 
 // Add queues alert for channel and returns the new entry's ID.

@@ -9,10 +9,14 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/emersion/go-smtp"
 	"github.com/stretchr/testify/require"
+
+	"github.com/evtwatch/evtwatch/notify/notifytest"
 )
 
 // editConfig replaces old with new in the scan config.
@@ -201,4 +205,51 @@ func TestWatchLogsAnUnreadableSourceOnce(t *testing.T) {
 
 	cancel()
 	require.Equal(t, exitInterrupted, <-done)
+}
+
+// A mail server that refuses the recipient (550) is not asked again on
+// every scheduled run, with an error line each time, but after an hour,
+// then two...; a scan with the address fixed sends at once.
+func TestScanRejectedAlertIsHeldBack(t *testing.T) {
+	srv := notifytest.NewSMTPServer(t, notifytest.SMTPOptions{})
+	var rcpts atomic.Int32
+	srv.SetHooks(notifytest.SMTPHooks{OnRcpt: func(to string) error {
+		rcpts.Add(1)
+		if to != "admins@sbs.example" {
+			return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
+		}
+		return nil
+	}})
+	env := newScanEnv(t, fmt.Sprintf("%s:%d", srv.Host, srv.Port))
+	env.editConfig(t, "to: [admins@sbs.example]", "to: [admin@sbs.example]")
+	for i := range 3 {
+		env.autd(t, "SBSHQ01", scanT0.Add(-30*time.Minute+time.Duration(i)*6*time.Minute))
+	}
+	code, _, errOut := env.scan(t, func(o *scanOptions) { o.Quiet = true })
+	require.Equal(t, exitPartial, code, errOut)
+	require.Equal(t, 1, strings.Count(errOut, "alert rejected"), errOut)
+	require.Contains(t, errOut, "no such user")
+	require.Equal(t, int32(1), rcpts.Load())
+
+	// Scheduled runs every 5 minutes: the alert stays queued (partial),
+	// unsent and unlogged, until the hour is over.
+	for i := 1; i < 12; i++ {
+		env.clock.set(scanT0.Add(time.Duration(i) * 5 * time.Minute))
+		code, _, errOut = env.scan(t, func(o *scanOptions) { o.Quiet = true })
+		require.Equal(t, exitPartial, code, errOut)
+		require.Empty(t, errOut)
+	}
+	require.Equal(t, int32(1), rcpts.Load())
+	env.clock.set(scanT0.Add(time.Hour))
+	_, _, errOut = env.scan(t, func(o *scanOptions) { o.Quiet = true })
+	require.Equal(t, 1, strings.Count(errOut, "alert rejected"), errOut)
+	require.Equal(t, int32(2), rcpts.Load())
+
+	// The admin fixes the address: the next run sends it.
+	env.editConfig(t, "to: [admin@sbs.example]", "to: [admins@sbs.example]")
+	env.clock.set(scanT0.Add(65 * time.Minute))
+	code, _, errOut = env.scan(t)
+	require.Equal(t, exitFindings, code, errOut)
+	require.Contains(t, errOut, "channel configuration changed")
+	require.Len(t, srv.Messages(), 1)
 }
