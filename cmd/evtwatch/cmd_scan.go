@@ -26,15 +26,22 @@ USAGE
 
 Each source (a live channel on Windows, or a log file / folder on any
 system) is read from where the previous run stopped; the first run reads
-back 'lookback' (default 24h), so it does not alert on years of history.
+back 'lookback' (default 24h), so it does not alert on years of history,
+and warns how many older events it passed over in each file (use
+'evtwatch analyze' for old exports). Files in a source folder that are not
+event logs are skipped; a source that cannot be read is logged as an
+error and the run is partial (exit 3).
+
 Recent failures are remembered between runs, so a failure that repeats
 every ten minutes is a pattern even though each run sees one occurrence.
 
 Alerts are written to the outbox in the same atomic state write that moves
 the read positions forward, then delivered; an alert that cannot be sent
-stays queued and is retried by the next run. A run killed at any moment
-loses no alert; the only repeat possible is the one message in flight when
-it was killed, resent with the same Message-ID.
+stays queued and is retried by the next run; one the channel rejected
+(SMTP 5xx, untrusted certificate, Slack invalid_auth) after 1h, 2h ... up
+to a day, or as soon as the channel's settings change. A run killed at any
+moment loses no alert; the only repeat possible is the one message in
+flight when it was killed, resent with the same Message-ID.
 
 Two overlapping runs cannot both work: the second finds the state locked
 and exits with status 6. A state file that cannot be read is moved aside
