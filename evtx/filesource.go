@@ -249,7 +249,14 @@ func OpenFileAfter(path string, saved FilePosition, lookback time.Time, opts Opt
 // reader as Next accounts for an event it reads: readers ask Keep with the
 // record's ID and time, and say no at most once per record.
 func (fr *FileRead) passOver(h Header) {
-	ev := &Event{RecordID: h.RecordID, Time: h.Time}
+	if fr.accept(&Event{RecordID: h.RecordID, Time: h.Time}) {
+		fr.filtered++
+	}
+}
+
+// accept decides whether ev is new to this read, for Next and passOver
+// alike, and moves the position past it when it is.
+func (fr *FileRead) accept(ev *Event) bool {
 	if fr.earliest.IsZero() || (!ev.Time.IsZero() && ev.Time.Before(fr.earliest)) {
 		fr.earliest = ev.Time
 	}
@@ -257,23 +264,23 @@ func (fr *FileRead) passOver(h Header) {
 	case ResumeContinue:
 		if fr.skip > 0 {
 			fr.skip--
-			return
+			return false
 		}
 		if fr.saved.Last.RecordID > 0 && ev.RecordID != 0 && ev.RecordID <= fr.saved.Last.RecordID {
-			return
+			return false // the reader did not apply MinRecordID
 		}
 	case ResumeCleared:
 		if !afterByTime(fr.saved.Last, ev) {
-			return
+			return false
 		}
 	case ResumeFresh:
 		if fr.beforeLookback(ev) {
 			fr.passOld(ev)
-			return
+			return false
 		}
 	}
 	fr.advance(ev)
-	fr.filtered++
+	return true
 }
 
 // Filtered is how many new records opts.Filter.Keep passed over so far:
@@ -290,30 +297,9 @@ func (fr *FileRead) Next(ctx context.Context) (*Event, error) {
 		if err != nil {
 			return nil, err
 		}
-		if fr.earliest.IsZero() || (!ev.Time.IsZero() && ev.Time.Before(fr.earliest)) {
-			fr.earliest = ev.Time
+		if fr.accept(ev) {
+			return ev, nil
 		}
-		switch fr.resume.Kind {
-		case ResumeContinue:
-			if fr.skip > 0 {
-				fr.skip--
-				continue
-			}
-			if fr.saved.Last.RecordID > 0 && ev.RecordID != 0 && ev.RecordID <= fr.saved.Last.RecordID {
-				continue // the reader did not apply MinRecordID
-			}
-		case ResumeCleared:
-			if !afterByTime(fr.saved.Last, ev) {
-				continue
-			}
-		case ResumeFresh:
-			if fr.beforeLookback(ev) {
-				fr.passOld(ev)
-				continue
-			}
-		}
-		fr.advance(ev)
-		return ev, nil
 	}
 }
 
