@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"time"
 
@@ -205,17 +204,5 @@ func parseCfgDuration(s string) (time.Duration, error) {
 }
 
 // formatCfgDuration prints whole days as "Nd" and the rest as Go does, without
-// trailing zero units ("5m", not "5m0s").
-func formatCfgDuration(d time.Duration) string {
-	if d != 0 && d%(24*time.Hour) == 0 {
-		return strconv.Itoa(int(d/(24*time.Hour))) + "d"
-	}
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
-}
+// trailing zero units ("5m", not "5m0s"), as the notify section's durations print.
+func formatCfgDuration(d time.Duration) string { return notify.Duration(d).String() }
