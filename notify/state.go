@@ -180,12 +180,24 @@ func LoadState(path string) (*State, error) {
 	if err != nil {
 		return NewState(), fmt.Errorf("read notify state: %w", err)
 	}
+	s, err := DecodeState(b)
+	if err != nil {
+		return s, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, nil
+}
+
+// DecodeState decodes a State from its JSON (what Save writes, or what a
+// scan's state file embeds). Like LoadState it gives an empty state and an
+// error wrapping ErrCorruptState for JSON it cannot use, and never a State
+// with a nil Incidents map.
+func DecodeState(b []byte) (*State, error) {
 	s := NewState()
 	if err := json.Unmarshal(b, s); err != nil {
-		return NewState(), fmt.Errorf("%w: %s: %v", ErrCorruptState, path, err)
+		return NewState(), fmt.Errorf("%w: %v", ErrCorruptState, err)
 	}
 	if s.Version > StateVersion {
-		return NewState(), fmt.Errorf("%w: %s: version %d is newer than this evtwatch (%d)", ErrCorruptState, path, s.Version, StateVersion)
+		return NewState(), fmt.Errorf("%w: version %d is newer than this evtwatch (%d)", ErrCorruptState, s.Version, StateVersion)
 	}
 	s.Version = StateVersion
 	if s.Incidents == nil {

@@ -186,3 +186,17 @@ func TestOutboxOrderAndExpiry(t *testing.T) {
 	require.NoError(t, json.Unmarshal(b, &back))
 	require.Equal(t, o.Entries[0].ID, back.Entries[0].ID)
 }
+
+// The scan embeds State in its own state file and decodes it with
+// DecodeState: a newer layout must be refused as corrupt, as LoadState
+// refuses it, and incidents written as null still give a usable map.
+func TestDecodeState(t *testing.T) {
+	s, err := notify.DecodeState([]byte(`{"version":1,"outbox":{},"incidents":null}`))
+	require.NoError(t, err)
+	require.NotNil(t, s.Incidents)
+
+	_, err = notify.DecodeState([]byte(`{"version":99,"incidents":{}}`))
+	require.ErrorIs(t, err, notify.ErrCorruptState)
+	_, err = notify.DecodeState([]byte(`{"version":`))
+	require.ErrorIs(t, err, notify.ErrCorruptState)
+}

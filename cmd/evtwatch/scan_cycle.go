@@ -326,11 +326,7 @@ func decodeNotifyState(b json.RawMessage) (*notify.State, error) {
 	if len(b) == 0 {
 		return notify.NewState(), nil
 	}
-	ns := notify.NewState()
-	if err := json.Unmarshal(b, ns); err != nil {
-		return nil, err
-	}
-	return ns, nil
+	return notify.DecodeState(b)
 }
 
 // ruleFilter is what the scan learns from the rules before reading: how to
