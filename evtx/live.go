@@ -3,7 +3,11 @@ package evtx
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
+	"syscall"
+
+	"github.com/evtwatch/evtwatch/evtx/internal/wevtapi"
 )
 
 // LiveOptions configure reading a live channel through the Windows Event
@@ -61,3 +65,57 @@ func (e *liveUnsupportedError) Error() string {
 }
 
 func (e *liveUnsupportedError) Unwrap() error { return ErrUnsupportedPlatform }
+
+// errNextAgain: a query's EvtNext timed out before the service had a result;
+// ask again (the caller checks its context between calls).
+var errNextAgain = errors.New("no result yet")
+
+// nextOutcome interprets one EvtNext call (err as the binding returns it,
+// got the number of handles it set): the number of handles to use, or why
+// there are none. It is portable so Linux CI tests it; the error codes are
+// the Win32 ones the Event Log API returns.
+//
+//   - ERROR_NO_MORE_ITEMS, and success with no handle, end the results
+//     (io.EOF for a query, ErrCaughtUp for a subscription).
+//   - ERROR_INVALID_OPERATION with no handle means the same: the service
+//     returns it when a pull subscription with nothing pending is polled,
+//     and when a query is asked again after its end (Winlogbeat maps it the
+//     same way). Treated as a failure it made every idle watch cycle fail.
+//   - ERROR_TIMEOUT: for a subscription (polled with a zero timeout) it is
+//     "caught up"; asking again at once would spin. For a query, ask again.
+//   - ERROR_EVT_QUERY_RESULT_STALE / _INVALID_POSITION, and ERROR_NOT_FOUND
+//     (a strict subscription whose next records were overwritten), mean the
+//     log moved under the reader: ErrLogStale, so the caller re-plans and
+//     says what was missed.
+func nextOutcome(err error, got uint32, follow bool) (int, error) {
+	end := io.EOF
+	if follow {
+		end = ErrCaughtUp
+	}
+	if err == nil {
+		if got == 0 {
+			return 0, end
+		}
+		return int(got), nil
+	}
+	var code syscall.Errno
+	if !errors.As(err, &code) {
+		return 0, err
+	}
+	switch code {
+	case wevtapi.ErrorNoMoreItems:
+		return 0, end
+	case wevtapi.ErrorInvalidOperation:
+		if got == 0 {
+			return 0, end
+		}
+	case wevtapi.ErrorTimeout:
+		if follow {
+			return 0, ErrCaughtUp
+		}
+		return 0, errNextAgain
+	case wevtapi.ErrorEvtQueryResultStale, wevtapi.ErrorEvtQueryResultInvalidPosition, wevtapi.ErrorNotFound:
+		return 0, ErrLogStale
+	}
+	return 0, err
+}

@@ -35,6 +35,7 @@ type liveReader struct {
 	marked   bool // bookmark holds a position
 	batch    [liveBatch]wevtapi.Handle
 	n, i     int
+	ended    bool                      // a query returned its last event
 	pubs     map[string]wevtapi.Handle // 0 when the publisher has no metadata
 	problems []Problem
 	log      *slog.Logger
@@ -63,23 +64,46 @@ func OpenLive(opts LiveOptions) (LiveReader, error) {
 }
 
 func (r *liveReader) query() error {
-	xp, err := r.opts.Query.XPath()
-	if err != nil {
-		return fmt.Errorf("channel %s: %w", r.channel, err)
-	}
-	ch, q, err := utf16Pair(r.channel, xp)
-	if err != nil {
-		return err
-	}
+	var err error
 	if r.bookmark, err = newBookmark(r.opts.Bookmark); err != nil {
 		return fmt.Errorf("channel %s: %w", r.channel, err)
 	}
 	r.marked = r.opts.Bookmark != ""
-	r.results, err = wevtapi.EvtQuery(0, ch, q, wevtapi.EvtQueryChannelPath|wevtapi.EvtQueryForwardDirection|wevtapi.EvtQueryTolerateQueryErrors)
-	if err != nil {
-		return liveError("EvtQuery", r.channel, err)
+	r.results, err = r.withBroadening("EvtQuery", func(q *uint16) (wevtapi.Handle, error) {
+		// Path is ignored for a structured query (EvtQuery documentation);
+		// no EvtQueryTolerateQueryErrors: the service would silently drop
+		// the failing part of the query, which may be a bound (re-reading
+		// the whole log); withBroadening drops only the narrowing instead.
+		return wevtapi.EvtQuery(0, nil, q, wevtapi.EvtQueryChannelPath|wevtapi.EvtQueryForwardDirection)
+	}, r.opts.Query)
+	return err
+}
+
+// withBroadening runs open with the query's structured XML, and once more
+// with only its bounds (Query.Bounds) when the service rejects the query as
+// invalid or too complex, with a warning: the rules filter every event
+// anyway, so a broader query costs rendering time, never correctness.
+func (r *liveReader) withBroadening(call string, open func(query *uint16) (wevtapi.Handle, error), q Query) (wevtapi.Handle, error) {
+	for {
+		ql, err := q.QueryList()
+		if err != nil {
+			return 0, fmt.Errorf("channel %s: %w", r.channel, err)
+		}
+		p, err := windows.UTF16PtrFromString(ql)
+		if err != nil {
+			return 0, fmt.Errorf("channel %s: query: %w", r.channel, err)
+		}
+		h, err := open(p)
+		if err == nil {
+			return h, nil
+		}
+		if q.narrowed() && (errors.Is(err, windows.Errno(wevtapi.ErrorEvtInvalidQuery)) || errors.Is(err, windows.Errno(wevtapi.ErrorEvtFilterTooComplex))) {
+			r.log.Warn("the event log service rejected the narrowed query; reading every event of the channel within the same bounds instead", "channel", r.channel, "query", ql, "err", err)
+			q = q.Bounds()
+			continue
+		}
+		return 0, liveError(call, r.channel, err)
 	}
-	return nil
 }
 
 func (r *liveReader) subscribe() error {
@@ -109,19 +133,11 @@ func (r *liveReader) subscribe() error {
 }
 
 func (r *liveReader) evtSubscribe(q Query, bookmark wevtapi.Handle, flags uint32) (wevtapi.Handle, error) {
-	xp, err := q.XPath()
-	if err != nil {
-		return 0, fmt.Errorf("channel %s: %w", r.channel, err)
-	}
-	ch, qp, err := utf16Pair(r.channel, xp)
-	if err != nil {
-		return 0, err
-	}
-	h, err := wevtapi.EvtSubscribe(0, r.signal, ch, qp, bookmark, 0, 0, flags|wevtapi.EvtSubscribeTolerateQueryErrors)
-	if err != nil {
-		return 0, liveError("EvtSubscribe", r.channel, err)
-	}
-	return h, nil
+	return r.withBroadening("EvtSubscribe", func(qp *uint16) (wevtapi.Handle, error) {
+		// ChannelPath is ignored for a structured query (EvtSubscribe
+		// documentation). No EvtSubscribeTolerateQueryErrors, as in query.
+		return wevtapi.EvtSubscribe(0, r.signal, nil, qp, bookmark, 0, 0, flags)
+	}, q)
 }
 
 func (r *liveReader) Next(ctx context.Context) (*Event, error) {
@@ -152,28 +168,31 @@ func (r *liveReader) Next(ctx context.Context) (*Event, error) {
 	}
 }
 
-// fetch fills the batch with the next event handles.
+// fetch fills the batch with the next event handles. The end of a query is
+// remembered: EvtNext after it fails with ERROR_INVALID_OPERATION.
 func (r *liveReader) fetch() error {
 	r.i, r.n = 0, 0
+	if r.ended {
+		return io.EOF
+	}
 	timeout := uint32(queryWait)
 	if r.opts.Follow {
 		timeout = 0
 	}
 	var got uint32
-	err := wevtapi.EvtNext(r.results, liveBatch, &r.batch[0], timeout, 0, &got)
+	n, err := nextOutcome(wevtapi.EvtNext(r.results, liveBatch, &r.batch[0], timeout, 0, &got), got, r.opts.Follow)
 	switch {
 	case err == nil:
-		r.n = int(got)
+		r.n = n
 		return nil
-	case errors.Is(err, windows.Errno(wevtapi.ErrorNoMoreItems)):
-		if r.opts.Follow {
-			return ErrCaughtUp
-		}
-		return io.EOF
-	case errors.Is(err, windows.Errno(wevtapi.ErrorTimeout)):
+	case errors.Is(err, errNextAgain):
 		return nil // nothing yet; Next checks the context and asks again
-	case errors.Is(err, windows.Errno(wevtapi.ErrorEvtQueryResultStale)),
-		errors.Is(err, windows.Errno(wevtapi.ErrorEvtQueryResultInvalidPosition)):
+	case errors.Is(err, io.EOF):
+		r.ended = true
+		return io.EOF
+	case errors.Is(err, ErrCaughtUp):
+		return ErrCaughtUp
+	case errors.Is(err, ErrLogStale):
 		return fmt.Errorf("channel %s: %w", r.channel, ErrLogStale)
 	}
 	return liveError("EvtNext", r.channel, err)
@@ -298,9 +317,12 @@ func LiveRecordTime(channel string, recordID uint64) (time.Time, bool, error) {
 	defer wevtapi.Close(rs)
 	var h wevtapi.Handle
 	var got uint32
-	err = wevtapi.EvtNext(rs, 1, &h, queryWait, 0, &got)
-	if errors.Is(err, windows.Errno(wevtapi.ErrorNoMoreItems)) || (err == nil && got == 0) {
+	_, err = nextOutcome(wevtapi.EvtNext(rs, 1, &h, queryWait, 0, &got), got, false)
+	if errors.Is(err, io.EOF) {
 		return time.Time{}, false, nil
+	}
+	if errors.Is(err, errNextAgain) {
+		return time.Time{}, false, fmt.Errorf("channel %s: looking up record %d: the event log service did not answer within %d ms", channel, recordID, queryWait)
 	}
 	if err != nil {
 		return time.Time{}, false, liveError("EvtNext", channel, err)
@@ -353,7 +375,10 @@ func liveError(call, channel string, err error) error {
 		return fmt.Errorf("channel %q does not exist on this computer (%s: %w)", channel, call, err)
 	case errors.Is(err, windows.ERROR_ACCESS_DENIED):
 		return fmt.Errorf("channel %q: access denied: run as an administrator or a member of Event Log Readers (%s: %w)", channel, call, err)
-	case errors.Is(err, windows.Errno(wevtapi.ErrorEvtInvalidQuery)):
+	case errors.Is(err, windows.Errno(wevtapi.ErrorEvtSubscriptionToDirectChannel)):
+		return fmt.Errorf("channel %q is an analytic or debug channel, which cannot be subscribed to; read it with a scan, or export it (%s: %w)", channel, call, err)
+	case errors.Is(err, windows.Errno(wevtapi.ErrorEvtInvalidQuery)),
+		errors.Is(err, windows.Errno(wevtapi.ErrorEvtFilterTooComplex)):
 		return fmt.Errorf("channel %q: the event log service rejected the query (%s: %w)", channel, call, err)
 	}
 	return fmt.Errorf("channel %s: %s: %w", channel, call, err)

@@ -85,7 +85,25 @@ func (q Query) XPath() (string, error) {
 	return "*[System[" + strings.Join(conds, " and ") + "]]", nil
 }
 
-// QueryList returns the structured XML query for the channel.
+// Bounds is the query without its narrowing conditions (providers, event
+// IDs, levels): only the channel and the position bounds. Live readers fall
+// back to it when the service rejects the full query (ERROR_EVT_INVALID_QUERY,
+// ERROR_EVT_FILTER_TOO_COMPLEX): the narrowing is only a pre-filter, while
+// dropping a bound would re-read old events or read the whole log.
+func (q Query) Bounds() Query {
+	return Query{Channel: q.Channel, AfterRecordID: q.AfterRecordID, Since: q.Since}
+}
+
+// narrowed reports whether Bounds drops anything.
+func (q Query) narrowed() bool {
+	return len(q.EventIDs) > 0 || len(q.Providers) > 0 || len(q.Levels) > 0
+}
+
+// QueryList returns the structured XML query for the channel. Live readers
+// pass this form, not the bare XPath: Microsoft's "Consuming Events" page
+// requires a structured query when the XPath is a compound of more than 20
+// expressions, which providers (two comparisons each), up to
+// maxQueryClauses event-ID comparisons, levels and the two bounds can reach.
 func (q Query) QueryList() (string, error) {
 	if strings.TrimSpace(q.Channel) == "" {
 		return "", errNoChannel

@@ -113,6 +113,7 @@ const (
 	ErrorEvtChannelNotFound             = 15007
 	ErrorEvtQueryResultStale            = 15011
 	ErrorEvtQueryResultInvalidPosition  = 15012
+	ErrorEvtFilterTooComplex            = 15026
 	ErrorEvtMessageNotFound             = 15027
 	ErrorEvtMessageIDNotFound           = 15028
 	ErrorEvtUnresolvedValueInsert       = 15029
