@@ -37,7 +37,6 @@ type Dispatcher struct {
 	logger   *slog.Logger
 	now      func() time.Time
 	sleep    func(context.Context, time.Duration) error
-	backoff  Backoff
 	// configs identifies each channel's configuration (channelConfigID),
 	// so a rejected entry held back is tried at once when it changes.
 	configs map[string]string
@@ -56,11 +55,6 @@ func WithDispatchClock(now func() time.Time, sleep func(context.Context, time.Du
 			d.sleep = sleep
 		}
 	}
-}
-
-// WithBackoff replaces DefaultBackoff.
-func WithBackoff(b Backoff) DispatcherOption {
-	return func(d *Dispatcher) { d.backoff = b }
 }
 
 // NewDispatcher returns a dispatcher over the given channels and state.
@@ -88,7 +82,7 @@ func NewDispatcher(cfg Config, channels []Channel, state *State, logger *slog.Lo
 	cfg.applyDefaults()
 	d := &Dispatcher{
 		cfg: cfg, channels: channels, state: state, logger: logger,
-		now: time.Now, sleep: sleepContext, backoff: DefaultBackoff(),
+		now: time.Now, sleep: sleepContext,
 	}
 	for _, o := range opts {
 		o(d)
@@ -480,7 +474,7 @@ func (d *Dispatcher) flushChannel(ctx context.Context, c Channel, now time.Time,
 			batches = append(batches, []string{id})
 		}
 	}
-	retrier := Retry(c.Notifier, d.backoff, logger, WithClock(d.now, d.sleep), WithAttemptTimeout(d.cfg.Timeout.Std()))
+	retrier := Retry(c.Notifier, DefaultBackoff(), logger, WithClock(d.now, d.sleep), WithAttemptTimeout(d.cfg.Timeout.Std()))
 	for _, batch := range batches {
 		if ctx.Err() != nil {
 			return nil

@@ -22,9 +22,8 @@ import (
 
 // Notifier posts alerts to Slack.
 type Notifier struct {
-	cfg       notify.SlackConfig
-	logger    *slog.Logger
-	transport http.RoundTripper
+	cfg    notify.SlackConfig
+	logger *slog.Logger
 }
 
 var (
@@ -32,16 +31,8 @@ var (
 	_ notify.Previewer = (*Notifier)(nil)
 )
 
-// Option configures a Notifier.
-type Option func(*Notifier)
-
-// WithTransport sets the HTTP transport (proxies, tests).
-func WithTransport(rt http.RoundTripper) Option {
-	return func(n *Notifier) { n.transport = rt }
-}
-
 // New returns a Slack notifier for a resolved config (notify.Config.Resolve).
-func New(cfg *notify.SlackConfig, logger *slog.Logger, opts ...Option) (*Notifier, error) {
+func New(cfg *notify.SlackConfig, logger *slog.Logger) (*Notifier, error) {
 	if cfg == nil {
 		return nil, errors.New("new slack notifier: no slack config")
 	}
@@ -54,12 +45,9 @@ func New(cfg *notify.SlackConfig, logger *slog.Logger, opts ...Option) (*Notifie
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	n := &Notifier{cfg: *cfg, logger: logger, transport: http.DefaultTransport}
+	n := &Notifier{cfg: *cfg, logger: logger}
 	if n.cfg.APIURL == "" {
 		n.cfg.APIURL = notify.DefaultSlackAPIURL
-	}
-	for _, o := range opts {
-		o(n)
 	}
 	return n, nil
 }
@@ -111,7 +99,7 @@ func (n *Notifier) Notify(ctx context.Context, alerts ...notify.Alert) (bool, er
 		return false, errors.New("post to slack: no alerts")
 	}
 	text, blocks := Render(alerts)
-	capture := &bodyCapture{base: n.transport}
+	capture := &bodyCapture{base: http.DefaultTransport}
 	httpClient := &http.Client{Transport: capture}
 	var err error
 	var what string
