@@ -16,24 +16,12 @@ import (
 // Engine runs a rule set over events. It holds no state between analyses
 // and is safe to share.
 type Engine struct {
-	rules    []*Rule
-	services ServiceLookup
-}
-
-// Option configures an Engine.
-type Option func(*Engine)
-
-// WithServices replaces the service→ports table (ports.LookupService).
-func WithServices(lookup ServiceLookup) Option {
-	return func(e *Engine) { e.services = lookup }
+	rules []*Rule
 }
 
 // NewEngine returns an engine for the enabled rules of set.
-func NewEngine(set *RuleSet, opts ...Option) (*Engine, error) {
-	e := &Engine{rules: set.Enabled(), services: ports.LookupService}
-	for _, o := range opts {
-		o(e)
-	}
+func NewEngine(set *RuleSet) (*Engine, error) {
+	e := &Engine{rules: set.Enabled()}
 	if len(e.rules) == 0 {
 		return nil, errors.New("no enabled rules")
 	}
@@ -158,7 +146,7 @@ func (a *Analysis) Add(ev *evtx.Event) {
 			st.matched++
 		}
 		o.ev = keep()
-		o.x = r.needs.extract(o.ev, r.messages, a.engine.services)
+		o.x = r.needs.extract(o.ev, r.messages, ports.LookupService)
 		if corrob {
 			st.corr = append(st.corr, o)
 		} else {
