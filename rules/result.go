@@ -47,9 +47,12 @@ type BelowThreshold struct {
 // Span is a duration that reads as people write it in JSON ("1h", "30d").
 type Span time.Duration
 
+// String is the span as people write it: "90s", "1h30m", "1d", "2d3h".
+func (s Span) String() string { return humanDuration(time.Duration(s)) }
+
 // MarshalJSON writes the span as a string.
 func (s Span) MarshalJSON() ([]byte, error) {
-	return json.Marshal(humanDuration(time.Duration(s)))
+	return json.Marshal(s.String())
 }
 
 // UnmarshalJSON reads a span string (or a nanosecond number).

@@ -487,7 +487,7 @@ func writeAnalyzeText(w io.Writer, res *rules.Result, l *loadedInputs, eng *rule
 				port = fmt.Sprintf(" %s/%d", b.Protocol, b.Port)
 			}
 			p("  %s  %s on %s%s: %s, at most %d within %s (threshold %d)\n",
-				b.First.Format(timeLayout), b.Rule, clean(orDash(b.Host)), port, plural(b.Count, "time"), b.Best, durationText(time.Duration(b.Window)), b.Threshold)
+				b.First.Format(timeLayout), b.Rule, clean(orDash(b.Host)), port, plural(b.Count, "time"), b.Best, b.Window, b.Threshold)
 			p("      %s\n", clean(b.Sample))
 		}
 	}
@@ -599,16 +599,6 @@ func evidenceLine(ev evtx.Event) string {
 		line += " (" + where + ")"
 	}
 	return line
-}
-
-func durationText(d time.Duration) string {
-	switch {
-	case d%(24*time.Hour) == 0 && d >= 24*time.Hour:
-		return fmt.Sprintf("%dd", d/(24*time.Hour))
-	case d%time.Hour == 0 && d >= time.Hour:
-		return fmt.Sprintf("%dh", d/time.Hour)
-	}
-	return d.String()
 }
 
 // clean makes event-derived text safe for a terminal: control characters

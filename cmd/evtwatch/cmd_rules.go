@@ -13,7 +13,6 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -502,7 +501,7 @@ func writeExplainText(w io.Writer, x *rules.Explanation, r *rules.Rule, l *loade
 	if info.Error != "" {
 		p("  error      %s\n", info.Error)
 	}
-	p("  repeat     %d or more within %s, grouped by %s\n", x.Threshold, durationText(time.Duration(x.Window)), strings.Join(x.GroupBy, ", "))
+	p("  repeat     %d or more within %s, grouped by %s\n", x.Threshold, x.Window, strings.Join(x.GroupBy, ", "))
 	p("  needs      %s\n", info.Needs)
 	p("\n  events     %s read from %d input(s); %s had the rule's channel, provider and ID; %s passed its conditions",
 		ports.FormatCount(x.Events), len(l.inputs), ports.FormatCount(x.Identified), ports.FormatCount(x.Matched))
@@ -535,7 +534,7 @@ func writeExplainText(w io.Writer, x *rules.Explanation, r *rules.Rule, l *loade
 			p(" + %d companion event(s) sharing their port", g.Companions)
 		}
 		p(", %s – %s\n", g.First.Format(timeLayout), g.Last.Format(timeLayout))
-		p("             at most %d within %s (from %s) vs threshold %d: %s\n", g.Best, durationText(time.Duration(x.Window)), g.BestAt.Format(timeLayout), x.Threshold, state)
+		p("             at most %d within %s (from %s) vs threshold %d: %s\n", g.Best, x.Window, g.BestAt.Format(timeLayout), x.Threshold, state)
 		if g.PortSource != "" {
 			p("             port from %s\n", clean(g.PortSource))
 		}
