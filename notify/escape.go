@@ -1,7 +1,6 @@
 package notify
 
 import (
-	"html"
 	"regexp"
 	"strings"
 	"unicode"
@@ -51,9 +50,6 @@ func SingleLine(s string) string {
 // HeaderValue makes s safe as the value of an email header: no CR or LF (so
 // no header injection) and no other control characters.
 func HeaderValue(s string) string { return SingleLine(s) }
-
-// EscapeHTML escapes s for HTML text and attribute values.
-func EscapeHTML(s string) string { return html.EscapeString(SanitizeText(s)) }
 
 // broadcast matches the plain-text forms of Slack's group mentions.
 var broadcast = regexp.MustCompile(`(?i)@(channel|here|everyone)`)
