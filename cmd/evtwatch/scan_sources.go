@@ -216,6 +216,9 @@ type channelSource struct {
 	filter  channelFilter
 	follow  bool
 	live    evtx.LiveReader // the open subscription (watch)
+	// problemsSeen is how many of live's problems were already reported:
+	// a subscription lives across cycles and its list only grows.
+	problemsSeen int
 }
 
 func (s *channelSource) key() string { return "channel:" + s.channel }
@@ -274,6 +277,11 @@ func (s *channelSource) readOnce(ctx context.Context, saved *state.Source, rc re
 				bookmark = evtx.NewBookmarkXML(s.channel, last.RecordID)
 			}
 			out.pos = &state.Source{Last: last, Bookmark: bookmark, Updated: rc.now}
+			// A reader that failed is not asked again: the next cycle
+			// re-plans from the position and opens a new one, instead of
+			// failing on the same subscription every cycle (and a query's
+			// handles are released now, not at exit).
+			s.close()
 			return err
 		}
 		if ev.RecordID != 0 && last.RecordID != 0 && ev.RecordID <= last.RecordID && s.follow {
@@ -288,14 +296,15 @@ func (s *channelSource) readOnce(ctx context.Context, saved *state.Source, rc re
 			out.events = append(out.events, ev)
 		}
 	}
-	for _, p := range s.live.Problems() {
+	probs := s.live.Problems()
+	for _, p := range probs[min(s.problemsSeen, len(probs)):] {
 		out.problems = append(out.problems, p)
 	}
+	s.problemsSeen = len(probs)
 	if got > 0 {
-		if bm, err := s.live.Bookmark(); err == nil && bm != "" {
+		bookmark = evtx.NewBookmarkXML(s.channel, last.RecordID)
+		if bm, err := s.live.Bookmark(); err == nil && bookmarkAt(bm, s.channel, last.RecordID) {
 			bookmark = bm
-		} else {
-			bookmark = evtx.NewBookmarkXML(s.channel, last.RecordID)
 		}
 	}
 	if !s.follow {
@@ -347,8 +356,22 @@ func (s *channelSource) open(saved *state.Source, rng evtx.LogRange, rc readCont
 	if err != nil {
 		return err
 	}
-	s.live = r
+	s.live, s.problemsSeen = r, 0
 	return nil
+}
+
+// bookmarkAt reports whether the reader's bookmark XML points at the last
+// record read. The reader's bookmark is updated event by event
+// (EvtUpdateBookmark), whose failure it cannot report; a bookmark left
+// behind would make the next process read events again, so one that does
+// not say the last record is replaced by one built from it.
+func bookmarkAt(xml, channel string, recordID uint64) bool {
+	l, err := evtx.ParseBookmarkXML(xml)
+	if err != nil {
+		return false
+	}
+	id, ok := l.RecordID(channel)
+	return ok && id == recordID
 }
 
 // waitForEvents blocks until a following channel source may have new
