@@ -20,7 +20,7 @@ import (
 // storage: it reads and updates a State that the caller loads and
 // persists. The intended cycle for a scan is
 //
-//	st, err := notify.LoadState(path)            // or the scan's own state file
+//	st, err := notify.DecodeState(b)             // from the scan's state file
 //	d, err := notify.NewDispatcher(cfg, channels, st, logger)
 //	d.Add(findings...)                            // throttle, resolve, queue
 //	save(st)                                      // findings are now durable: advance read positions

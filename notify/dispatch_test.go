@@ -3,6 +3,7 @@ package notify_test
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -397,17 +398,19 @@ func TestDispatchCheckpointAndCrash(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
 	r := newRig(t, nil)
 	saves := 0
-	save := func() error { saves++; return r.state.Save(path) }
+	save := func() error { saves++; return writeState(r.state, path) }
 
 	r.d.Add(r.finding())
-	require.NoError(t, r.state.Save(path)) // what the scan does before advancing
+	require.NoError(t, writeState(r.state, path)) // what the scan does before advancing
 	_, err := r.d.Flush(context.Background(), save)
 	require.NoError(t, err)
 	require.Equal(t, 2, saves, "once per delivered message")
 
 	// A new process starts from the file: nothing is pending, and a repeat
 	// is throttled because the history survived.
-	st, err := notify.LoadState(path)
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	st, err := notify.DecodeState(b)
 	require.NoError(t, err)
 	require.Zero(t, st.Outbox.Len())
 	email := &inbox{}

@@ -65,7 +65,7 @@ slack:
 	}, st, logger, notify.WithDispatchClock(clock.Now, clock.Sleep))
 	require.NoError(t, err)
 	d.Add(notify.SampleFinding(clock.Now()))
-	rep, err := d.Flush(context.Background(), func() error { return st.Save(path) })
+	rep, err := d.Flush(context.Background(), func() error { return writeState(st, path) })
 	require.NoError(t, err)
 	require.Equal(t, 3, rep.Failed)
 	require.Equal(t, 3, rep.Pending, "all kept for the next run")

@@ -4,12 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"runtime"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/evtwatch/evtwatch/rules"
@@ -20,8 +15,8 @@ const StateVersion = 1
 
 // State is everything notify must remember between runs: the outbox of
 // undelivered messages and the open incidents (throttle and resolution
-// history). It is plain JSON so the scan's state file can embed it; Save
-// and LoadState persist it on its own.
+// history). It is plain JSON so the scan's state file embeds it (and
+// persists it atomically); DecodeState reads it back.
 type State struct {
 	Version int    `json:"version"`
 	Outbox  Outbox `json:"outbox"`
@@ -164,33 +159,13 @@ func (o *Outbox) Expire(now time.Time, maxAge time.Duration) []Entry {
 // Len is the number of queued entries.
 func (o *Outbox) Len() int { return len(o.Entries) }
 
-// ErrCorruptState is returned (wrapped) by LoadState for a state file that
-// exists but cannot be decoded.
+// ErrCorruptState is returned (wrapped) by DecodeState for a state it
+// cannot use.
 var ErrCorruptState = errors.New("corrupt notify state")
 
-// LoadState reads a state file written by Save. A missing file gives an
-// empty state. A file that cannot be decoded gives an empty state and an
-// error wrapping ErrCorruptState, so the caller can move it aside (see
-// MoveAside), warn, and go on.
-func LoadState(path string) (*State, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return NewState(), nil
-	}
-	if err != nil {
-		return NewState(), fmt.Errorf("read notify state: %w", err)
-	}
-	s, err := DecodeState(b)
-	if err != nil {
-		return s, fmt.Errorf("%s: %w", path, err)
-	}
-	return s, nil
-}
-
-// DecodeState decodes a State from its JSON (what Save writes, or what a
-// scan's state file embeds). Like LoadState it gives an empty state and an
-// error wrapping ErrCorruptState for JSON it cannot use, and never a State
-// with a nil Incidents map.
+// DecodeState decodes a State from its JSON, as the scan's state file
+// embeds it. JSON it cannot use (or a newer layout) gives an empty state and
+// an error wrapping ErrCorruptState; the State never has a nil Incidents map.
 func DecodeState(b []byte) (*State, error) {
 	s := NewState()
 	if err := json.Unmarshal(b, s); err != nil {
@@ -204,102 +179,4 @@ func DecodeState(b []byte) (*State, error) {
 		s.Incidents = map[string]*Incident{}
 	}
 	return s, nil
-}
-
-// Save writes the state atomically (see WriteFileAtomic).
-func (s *State) Save(path string) error {
-	b, err := json.MarshalIndent(s, "", " ")
-	if err != nil {
-		return fmt.Errorf("encode notify state: %w", err)
-	}
-	return WriteFileAtomic(path, b, 0o600)
-}
-
-// MoveAside renames a corrupt file to path.corrupt-<time> so it can be
-// looked at later, and returns the new name.
-func MoveAside(path string, now time.Time) (string, error) {
-	dst := fmt.Sprintf("%s.corrupt-%s", path, now.UTC().Format("20060102T150405Z"))
-	if err := os.Rename(path, dst); err != nil {
-		return "", fmt.Errorf("move aside %s: %w", path, err)
-	}
-	return dst, nil
-}
-
-// WriteFileAtomic replaces path with data so that a crash at any moment
-// leaves either the old or the new content, never a mix: it writes a
-// temporary file in the same folder, fsyncs it, renames it over path and
-// fsyncs the folder. Temporary files left by a crash are removed by the
-// next successful write.
-func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, base+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmpName := tmp.Name()
-	fail := func(err error) error {
-		tmp.Close()
-		os.Remove(tmpName)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Chmod(perm); err != nil && runtime.GOOS != "windows" {
-		return fail(err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fail(err)
-	}
-	if err := renameReplacing(tmpName, path); err != nil {
-		os.Remove(tmpName)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	syncDir(dir)
-	removeStaleTemps(dir, base, tmpName)
-	return nil
-}
-
-// renameReplacing renames over an existing file. On Windows a virus
-// scanner or backup agent that has the target open briefly makes the
-// replace fail with "access denied"; a few short retries ride that out.
-func renameReplacing(from, to string) error {
-	err := os.Rename(from, to)
-	if err == nil || runtime.GOOS != "windows" {
-		return err
-	}
-	for i := range 5 {
-		time.Sleep(time.Duration(20<<i) * time.Millisecond)
-		if err = os.Rename(from, to); err == nil {
-			return nil
-		}
-	}
-	return err
-}
-
-// syncDir makes the rename durable. Windows cannot fsync a folder; NTFS
-// journals the rename itself.
-func syncDir(dir string) {
-	if runtime.GOOS == "windows" {
-		return
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-}
-
-func removeStaleTemps(dir, base, keep string) {
-	matches, _ := filepath.Glob(filepath.Join(dir, base+".tmp-*"))
-	for _, m := range matches {
-		if m != keep && strings.HasPrefix(filepath.Base(m), base+".tmp-") {
-			os.Remove(m)
-		}
-	}
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -49,6 +50,11 @@ func TestSaveAndLoad(t *testing.T) {
 		names = append(names, e.Name())
 	}
 	require.ElementsMatch(t, []string{"state.json", "state.json.lock"}, names, "no temp file left behind")
+	if runtime.GOOS != "windows" {
+		info, err := os.Stat(path)
+		require.NoError(t, err)
+		require.Equal(t, os.FileMode(0o600), info.Mode().Perm(), "the outbox holds event text: owner only")
+	}
 
 	store, back, res, err := Open(path, Options{Now: fixedNow})
 	require.NoError(t, err)
