@@ -76,3 +76,36 @@ func TestQueryBounds(t *testing.T) {
 	require.Equal(t, "*[System[EventRecordID>41200 and TimeCreated[@SystemTime>='2026-11-25T06:00:00.000Z']]]", xp)
 	require.False(t, Query{Channel: "System"}.narrowed())
 }
+
+// TestQueryClauseBudget: providers, event IDs, levels and bounds share one
+// budget of maxQueryClauses comparisons (Winlogbeat saw 21-22 rejected);
+// what does not fit is left to the rules, never a bound.
+func TestQueryClauseBudget(t *testing.T) {
+	ids := make([]uint16, 0, 12)
+	for i := range 12 {
+		ids = append(ids, uint16(3000+2*i)) // no runs: 12 comparisons
+	}
+	providers := []string{"A", "B", "C", "D"} // 8 comparisons
+	q := Query{Channel: "Application", Providers: providers, EventIDs: ids, Levels: []Level{LevelError}, AfterRecordID: 7}
+	xp, err := q.XPath()
+	require.NoError(t, err)
+	// 1 bound + 8 provider comparisons leave 11: the 12 IDs do not fit, the level does.
+	require.NotContains(t, xp, "EventID=")
+	require.Contains(t, xp, "@EventSourceName='D'")
+	require.Contains(t, xp, "Level=2")
+	require.Contains(t, xp, "EventRecordID>7")
+
+	q.AfterRecordID = 0
+	xp, err = q.XPath()
+	require.NoError(t, err)
+	require.Contains(t, xp, "EventID=3022", "8 + 12 = 20 fit without a bound")
+	require.NotContains(t, xp, "Level=", "no room left for the level")
+
+	many := make([]string, 11) // 22 comparisons
+	for i := range many {
+		many[i] = fmt.Sprintf("P%d", i)
+	}
+	xp, err = Query{Channel: "System", Providers: many, EventIDs: []uint16{7036}, Since: time.Unix(0, 0)}.XPath()
+	require.NoError(t, err)
+	require.Equal(t, "*[System[EventID=7036 and TimeCreated[@SystemTime>='1970-01-01T00:00:00.000Z']]]", xp)
+}

@@ -16,7 +16,7 @@ import (
 //
 // A Query is a pre-filter that spares rendering events nobody wants; it is
 // not the last word. When a condition cannot be expressed within the
-// service's limits (more than maxQueryClauses event-ID clauses make EvtQuery
+// service's limits (more than maxQueryClauses comparisons make EvtQuery
 // fail with ERROR_EVT_INVALID_QUERY on some Windows builds), it is left out
 // and the caller's own filtering (the rule engine) decides.
 type Query struct {
@@ -37,18 +37,28 @@ type Query struct {
 	Since time.Time
 }
 
-// maxQueryClauses is how many event-ID comparisons we put in one query.
-// Windows documents no number; Winlogbeat measured 22 and later found
-// situations where 21 fail, so stay below both.
+// maxQueryClauses is how many comparisons we put in one query's XPath.
+// Windows documents no number for a structured query; Winlogbeat measured
+// 22 and later found situations where 21 fail, so stay below both.
 const maxQueryClauses = 20
 
 // errNoChannel is returned for a Query without a channel.
 var errNoChannel = errors.New("query has no channel")
 
 // XPath returns the Select expression: "*" when nothing narrows the query,
-// else "*[System[...]]".
+// else "*[System[...]]". The comparisons stay within maxQueryClauses in all:
+// the bounds always count; providers (two comparisons each), then event IDs,
+// then levels are added only while they fit, and a narrowing left out is
+// left to the caller's own filtering.
 func (q Query) XPath() (string, error) {
 	var conds []string
+	budget := maxQueryClauses
+	if q.AfterRecordID > 0 {
+		budget--
+	}
+	if !q.Since.IsZero() {
+		budget--
+	}
 	if len(q.Providers) > 0 {
 		var alts []string
 		for _, p := range q.Providers {
@@ -58,10 +68,14 @@ func (q Query) XPath() (string, error) {
 			}
 			alts = append(alts, "@Name="+lit, "@EventSourceName="+lit)
 		}
-		conds = append(conds, "Provider["+strings.Join(alts, " or ")+"]")
+		if len(alts) <= budget {
+			conds = append(conds, "Provider["+strings.Join(alts, " or ")+"]")
+			budget -= len(alts)
+		}
 	}
-	if ids := eventIDClauses(q.EventIDs); ids != "" {
+	if ids, n := eventIDClauses(q.EventIDs); ids != "" && n <= budget {
 		conds = append(conds, ids)
+		budget -= n
 	}
 	if len(q.Levels) > 0 {
 		levels := slices.Clone(q.Levels)
@@ -71,7 +85,9 @@ func (q Query) XPath() (string, error) {
 		for _, l := range levels {
 			alts = append(alts, "Level="+strconv.Itoa(int(l)))
 		}
-		conds = append(conds, group(alts))
+		if len(alts) <= budget {
+			conds = append(conds, group(alts))
+		}
 	}
 	if q.AfterRecordID > 0 {
 		conds = append(conds, "EventRecordID>"+strconv.FormatUint(q.AfterRecordID, 10))
@@ -102,8 +118,8 @@ func (q Query) narrowed() bool {
 // QueryList returns the structured XML query for the channel. Live readers
 // pass this form, not the bare XPath: Microsoft's "Consuming Events" page
 // requires a structured query when the XPath is a compound of more than 20
-// expressions, which providers (two comparisons each), up to
-// maxQueryClauses event-ID comparisons, levels and the two bounds can reach.
+// expressions (XPath keeps to maxQueryClauses comparisons, but the service
+// may count the and/or structure too).
 func (q Query) QueryList() (string, error) {
 	if strings.TrimSpace(q.Channel) == "" {
 		return "", errNoChannel
@@ -117,11 +133,11 @@ func (q Query) QueryList() (string, error) {
 }
 
 // eventIDClauses collapses IDs into single comparisons and ranges (a run of
-// three or more consecutive IDs becomes one range), and gives up (returns "")
-// when that is still more clauses than the service accepts.
-func eventIDClauses(ids []uint16) string {
+// three or more consecutive IDs becomes one range of two comparisons) and
+// returns the condition with its number of comparisons.
+func eventIDClauses(ids []uint16) (string, int) {
 	if len(ids) == 0 {
-		return ""
+		return "", 0
 	}
 	sorted := slices.Clone(ids)
 	slices.Sort(sorted)
@@ -144,10 +160,7 @@ func eventIDClauses(ids []uint16) string {
 		}
 		i = j + 1
 	}
-	if clauses > maxQueryClauses {
-		return ""
-	}
-	return group(alts)
+	return group(alts), clauses
 }
 
 func group(alts []string) string {
