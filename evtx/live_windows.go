@@ -213,8 +213,12 @@ func (r *liveReader) decode(h wevtapi.Handle) (*Event, error) {
 	}
 	if r.opts.Messages && ev.Provider != "" {
 		if pub := r.publisher(ev.Provider); pub != 0 {
+			// An empty result keeps the message the XML carried (the
+			// RenderingInfo of a forwarded event).
 			if msg, merr := wevtapi.FormatMessage(pub, h); merr == nil {
-				ev.Message = msg
+				if msg != "" {
+					ev.Message = msg
+				}
 			} else {
 				r.log.Debug("no message for event", "channel", r.channel, "provider", ev.Provider, "event_id", ev.EventID, "err", merr)
 			}

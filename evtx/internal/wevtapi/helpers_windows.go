@@ -53,19 +53,27 @@ func FormatMessage(publisher, event Handle) (string, error) {
 	if err == nil {
 		return "", nil
 	}
-	if !errors.Is(err, windows.Errno(ErrorInsufficientBuffer)) {
+	// The sizing call is documented to fail with ERROR_INSUFFICIENT_BUFFER;
+	// should it report an unresolved insert first, a size it gave is still
+	// used, since the message is returned with the insert left as is.
+	if !errors.Is(err, windows.Errno(ErrorInsufficientBuffer)) && !(partialMessage(err) && used > 0) {
 		return "", fmt.Errorf("EvtFormatMessage: %w", err)
 	}
-	buf := make([]uint16, used+1)
+	buf := make([]uint16, used+1) // BufferSize and BufferUsed count characters here, not bytes
 	err = EvtFormatMessage(publisher, event, 0, 0, nil, EvtFormatMessageEvent, uint32(len(buf)), &buf[0], &used)
-	switch {
-	case err == nil,
-		errors.Is(err, windows.Errno(ErrorEvtUnresolvedValueInsert)),
-		errors.Is(err, windows.Errno(ErrorEvtUnresolvedParameterInsert)),
-		errors.Is(err, windows.Errno(ErrorEvtMaxInsertsReached)):
+	if err == nil || partialMessage(err) {
 		return windows.UTF16ToString(buf), nil
 	}
 	return "", fmt.Errorf("EvtFormatMessage: %w", err)
+}
+
+// partialMessage reports the EvtFormatMessage errors that still fill the
+// buffer: an insert that could not be resolved is left in the text, as
+// Event Viewer shows it.
+func partialMessage(err error) bool {
+	return errors.Is(err, windows.Errno(ErrorEvtUnresolvedValueInsert)) ||
+		errors.Is(err, windows.Errno(ErrorEvtUnresolvedParameterInsert)) ||
+		errors.Is(err, windows.Errno(ErrorEvtMaxInsertsReached))
 }
 
 // OpenPublisher opens a provider's metadata for FormatMessage (locale 0:
