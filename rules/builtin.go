@@ -22,9 +22,3 @@ func Builtin() (*RuleSet, error) {
 	sort.Strings(names)
 	return loadFiles(names, func(p string) (io.ReadCloser, error) { return builtinFS.Open(path.Clean(p)) })
 }
-
-// BuiltinSource returns the text of one built-in rule file, for display
-// ("evtwatch rules list --source").
-func BuiltinSource(name string) ([]byte, error) {
-	return builtinFS.ReadFile(path.Join("builtin", path.Base(name)))
-}

@@ -215,7 +215,7 @@ func TestParseDuration(t *testing.T) {
 
 func FuzzLoad(f *testing.F) {
 	for _, name := range []string{"activesync.yaml", "scm.yaml", "dns.yaml", "http.yaml", "sql.yaml", "rdp.yaml", "misc.yaml"} {
-		b, err := BuiltinSource(name)
+		b, err := builtinFS.ReadFile("builtin/" + name)
 		require.NoError(f, err)
 		f.Add(string(b))
 	}

@@ -246,9 +246,6 @@ func ReadOnly(path string) *Store {
 	return &Store{path: path, readOnly: true, log: slog.New(slog.DiscardHandler), now: time.Now}
 }
 
-// Path is the state file's path.
-func (s *Store) Path() string { return s.path }
-
 // Close releases the lock. It is safe to call more than once.
 func (s *Store) Close() error {
 	if s.lock == nil {
