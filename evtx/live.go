@@ -23,7 +23,10 @@ type LiveOptions struct {
 	// Follow subscribes (EvtSubscribe in pull mode): Next returns
 	// ErrCaughtUp when nothing is pending and Wait blocks until the service
 	// signals new events. Without Follow the reader runs a query (EvtQuery)
-	// over what the log holds now and Next ends with io.EOF.
+	// over what the log holds now and Next ends with io.EOF; such a reader
+	// must be used and closed by the goroutine that opened it, since the
+	// service wants a query handle used on the thread that created it (the
+	// reader locks the goroutine to its thread until Close).
 	Follow bool
 	// Messages renders Event.Message with the provider's message table
 	// (EvtFormatMessage), which costs a publisher lookup per provider.

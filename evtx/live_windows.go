@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -36,6 +37,7 @@ type liveReader struct {
 	batch    [liveBatch]wevtapi.Handle
 	n, i     int
 	ended    bool                      // a query returned its last event
+	locked   bool                      // query: the goroutine is locked to its thread until Close
 	pubs     map[string]wevtapi.Handle // 0 when the publisher has no metadata
 	problems []Problem
 	log      *slog.Logger
@@ -54,6 +56,11 @@ func OpenLive(opts LiveOptions) (LiveReader, error) {
 	if opts.Follow {
 		err = r.subscribe()
 	} else {
+		// "You must only use the query handle that this function returns
+		// on the same thread that created the handle" (EvtQuery); a
+		// goroutine moves between threads unless locked, until Close.
+		runtime.LockOSThread()
+		r.locked = true
 		err = r.query()
 	}
 	if err != nil {
@@ -294,6 +301,10 @@ func (r *liveReader) Close() error {
 		windows.CloseHandle(r.signal)
 		r.signal = 0
 	}
+	if r.locked {
+		r.locked = false
+		runtime.UnlockOSThread()
+	}
 	return nil
 }
 
@@ -310,6 +321,8 @@ func LiveLogRange(channel string) (LogRange, error) {
 // LiveRecordTime returns the creation time of the record with the given ID,
 // with ok false when the channel has no such record.
 func LiveRecordTime(channel string, recordID uint64) (time.Time, bool, error) {
+	runtime.LockOSThread() // the query handle stays on one thread (EvtQuery)
+	defer runtime.UnlockOSThread()
 	ch, q, err := utf16Pair(channel, "*[System[EventRecordID="+strconv.FormatUint(recordID, 10)+"]]")
 	if err != nil {
 		return time.Time{}, false, err
