@@ -130,7 +130,11 @@ func (r *liveReader) subscribe() error {
 			}
 			wevtapi.Close(bm)
 		}
-		r.log.Warn("bookmark not usable, resuming from the record ID instead", "channel", r.channel, "err", err)
+		// Lossless: the caller passes a bookmark only with the query bound
+		// after the same record (a Continue plan), so only the seek is lost.
+		// A bookmark saved by a scan may name a record the query does not
+		// select, which a strict subscription may refuse.
+		r.log.Info("bookmark not usable; subscribing after the saved record ID instead (nothing is skipped)", "channel", r.channel, "after_record_id", r.opts.Query.AfterRecordID, "err", err)
 	}
 	if r.bookmark, err = newBookmark(""); err != nil {
 		return fmt.Errorf("channel %s: %w", r.channel, err)
