@@ -8,12 +8,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/evtwatch/evtwatch/notify"
+	"github.com/evtwatch/evtwatch/notify/notifytest"
 )
 
 // TestDispatchDryRunSaysPrinted: through the console notifier nothing is
 // sent, and the log must not claim otherwise.
 func TestDispatchDryRunSaysPrinted(t *testing.T) {
-	logger, logs := bufferLogger()
+	logger, logs := notifytest.NewLogger()
 	var out bytes.Buffer
 	st := notify.NewState()
 	clock := newFakeClock(mustTime(t, "2024-03-05T14:10:00Z"))

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/evtwatch/evtwatch/notify"
+	"github.com/evtwatch/evtwatch/notify/notifytest"
 	"github.com/evtwatch/evtwatch/rules"
 )
 
@@ -50,7 +51,7 @@ type rig struct {
 	email   *inbox
 	slack   *inbox
 	d       *notify.Dispatcher
-	logs    *syncBuffer
+	logs    *notifytest.LogBuffer
 	started time.Time
 }
 
@@ -62,7 +63,7 @@ func newRig(t *testing.T, edit func(*notify.Config)) *rig {
 	if edit != nil {
 		edit(&cfg)
 	}
-	logger, logs := bufferLogger()
+	logger, logs := notifytest.NewLogger()
 	r.logs = logs
 	d, err := notify.NewDispatcher(cfg, []notify.Channel{{Name: "email", Notifier: r.email}, {Name: "slack", Notifier: r.slack}},
 		r.state, logger, notify.WithDispatchClock(r.clock.Now, r.clock.Sleep))
@@ -437,7 +438,7 @@ func TestNewDispatcherRejectsBadChannels(t *testing.T) {
 func TestDispatchDropsEntriesOfRemovedChannels(t *testing.T) {
 	st := notify.NewState()
 	st.Outbox.Add("pager", notify.SampleAlert(time.Now()), time.Now())
-	logger, logs := bufferLogger()
+	logger, logs := notifytest.NewLogger()
 	d, err := notify.NewDispatcher(notify.DefaultConfig(), nil, st, logger)
 	require.NoError(t, err)
 	rep, err := d.Flush(context.Background(), nil)

@@ -49,7 +49,7 @@ slack:
 	hookCfg, err := notify.ParseConfig([]byte(fmt.Sprintf("slack: {webhook_url: %q}", deadHook)), "", nil)
 	require.NoError(t, err)
 
-	logger, logs := bufferLogger()
+	logger, logs := notifytest.NewLogger()
 	en, err := email.New(cfg.Email, logger)
 	require.NoError(t, err)
 	sn, err := slack.New(cfg.Slack, logger)

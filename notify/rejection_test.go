@@ -158,7 +158,7 @@ func TestDispatchRetryAfterKeepsARejectionHold(t *testing.T) {
 
 // realDispatcher builds the email and Slack channels from a config, as a
 // scan does on every run.
-func realDispatcher(t *testing.T, yaml string, st *notify.State, clock *fakeClock) (*notify.Dispatcher, *syncBuffer) {
+func realDispatcher(t *testing.T, yaml string, st *notify.State, clock *fakeClock) (*notify.Dispatcher, *notifytest.LogBuffer) {
 	t.Helper()
 	cfg, err := notify.ParseConfig([]byte(yaml), t.TempDir(), nil)
 	require.NoError(t, err)
@@ -173,7 +173,7 @@ func realDispatcher(t *testing.T, yaml string, st *notify.State, clock *fakeCloc
 		require.NoError(t, err)
 		chans = append(chans, notify.Channel{Name: "slack", Notifier: n})
 	}
-	logger, logs := bufferLogger()
+	logger, logs := notifytest.NewLogger()
 	d, err := notify.NewDispatcher(cfg, chans, st, logger, notify.WithDispatchClock(clock.Now, clock.Sleep))
 	require.NoError(t, err)
 	return d, logs

@@ -256,7 +256,7 @@ func TestSendFailures(t *testing.T) {
 			if !tc.noCA {
 				extra = append(extra, withCA(s))
 			}
-			logger, logs := bufferLogger()
+			logger, logs := notifytest.NewLogger()
 			n, err := email.New(config(t, s, extra...), logger)
 			require.NoError(t, err)
 			retry, err := send(t, n, notify.SampleAlert(fixedNow))
