@@ -184,14 +184,9 @@ func (r idRange) String() string {
 type idList []idRange
 
 func (l *idList) UnmarshalYAML(n *yaml.Node) error {
-	var items []*yaml.Node
-	switch n.Kind {
-	case yaml.ScalarNode:
-		items = []*yaml.Node{n}
-	case yaml.SequenceNode:
-		items = n.Content
-	default:
-		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: event_id: want an ID, a range like 7000-7009, or a list of those, got a %s", n.Line, kindName(n))}}
+	items, err := scalarOrList(n, "event_id: want an ID, a range like 7000-7009, or a list of those")
+	if err != nil {
+		return err
 	}
 	var errs []string
 	for _, c := range items {
@@ -233,14 +228,9 @@ func parseIDRange(n *yaml.Node) (idRange, error) {
 type codeList []uint32
 
 func (l *codeList) UnmarshalYAML(n *yaml.Node) error {
-	var items []*yaml.Node
-	switch n.Kind {
-	case yaml.ScalarNode:
-		items = []*yaml.Node{n}
-	case yaml.SequenceNode:
-		items = n.Content
-	default:
-		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: want an error code or a list of codes, got a %s", n.Line, kindName(n))}}
+	items, err := scalarOrList(n, "want an error code or a list of codes")
+	if err != nil {
+		return err
 	}
 	var errs []string
 	for _, c := range items {
@@ -365,6 +355,18 @@ func formatDuration(d time.Duration) string {
 		s = strings.TrimSuffix(s, "0m")
 	}
 	return s
+}
+
+// scalarOrList accepts one value or a list of values, as rule authors
+// write either ("event_id: 3015" or "event_id: [3015, 3024]").
+func scalarOrList(n *yaml.Node, want string) ([]*yaml.Node, error) {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		return []*yaml.Node{n}, nil
+	case yaml.SequenceNode:
+		return n.Content, nil
+	}
+	return nil, &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %s, got a %s", n.Line, want, kindName(n))}}
 }
 
 func kindName(n *yaml.Node) string {
